@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { VolumeError } from '../errors.js';
+import { checkScryptParams, type KeyEnvelope } from '../crypto/keys.js';
+
+export const CONFIG_FILE = 'mosaicfs.json';
+export const FORMAT = 'mosaicfs-volume';
+export const FORMAT_VERSION = 1;
+
+export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+export const MIN_BLOCK_SIZE = 64 * 1024;
+export const MAX_BLOCK_SIZE = 10 * 1024 * 1024;
+export const BLOCK_SIZE_ALIGN = 4096;
+
+/** Where blocks live. Only "local" exists now; S3, Discord, peers and compositions come later. */
+export type StoreConfig = { type: 'local'; path: string };
+
+export interface VolumeConfig {
+  format: typeof FORMAT;
+  formatVersion: typeof FORMAT_VERSION;
+  volumeId: string;
+  /** ISO 8601 date of `mosaicfs init`. */
+  created: string;
+  blockSize: number;
+  cipher: 'aes-256-gcm';
+  blockId: 'hmac-sha256';
+  key: KeyEnvelope;
+  store: StoreConfig;
+}
+
+/** Throws VolumeError unless `size` is an allowed block size (64 KiB..10 MiB, a multiple of 4096). */
+export function checkBlockSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < MIN_BLOCK_SIZE || size > MAX_BLOCK_SIZE || size % BLOCK_SIZE_ALIGN !== 0) {
+    throw new VolumeError(
+      `invalid block size ${size}: it must be between ${MIN_BLOCK_SIZE} (64 KiB) and ${MAX_BLOCK_SIZE} (10 MiB) bytes and a multiple of ${BLOCK_SIZE_ALIGN}`,
+    );
+  }
+}
+
+export function configPath(dir: string): string {
+  return path.join(dir, CONFIG_FILE);
+}
+
+/** Reads and validates mosaicfs.json of the volume at `dir`; every problem is a VolumeError a user can act on. */
+export async function readConfig(dir: string): Promise<VolumeConfig> {
+  let st;
+  try {
+    st = await fs.stat(dir);
+  } catch {
+    throw new VolumeError(`${dir} does not exist; create a volume with \`mosaicfs init ${dir}\``);
+  }
+  if (!st.isDirectory()) throw new VolumeError(`${dir} is not a folder, so it is not a mosaicfs volume`);
+  let text: string;
+  try {
+    text = await fs.readFile(configPath(dir), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new VolumeError(`${dir} is not a mosaicfs volume (no ${CONFIG_FILE}); run \`mosaicfs init ${dir}\``);
+    }
+    throw new VolumeError(`cannot read ${configPath(dir)}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new VolumeError(`${configPath(dir)} is corrupt (not valid JSON: ${(err as Error).message})`);
+  }
+  return validateConfig(raw, configPath(dir));
+}
+
+/** Checks the shape of a parsed config; `where` names the file in messages. */
+export function validateConfig(raw: unknown, where: string): VolumeConfig {
+  const bad = (why: string): VolumeError => new VolumeError(`${where} is corrupt: ${why}`);
+  if (!isObject(raw)) throw bad('not a JSON object');
+  if (raw.format !== FORMAT) throw new VolumeError(`${where} is not a mosaicfs volume config (format is ${JSON.stringify(raw.format)})`);
+  if (raw.formatVersion !== FORMAT_VERSION) {
+    throw new VolumeError(
+      `${where} has volume format version ${JSON.stringify(raw.formatVersion)}, but this mosaicfs only understands version ${FORMAT_VERSION}; use a matching mosaicfs release`,
+    );
+  }
+  if (typeof raw.volumeId !== 'string' || !/^[0-9a-f-]{36}$/.test(raw.volumeId)) throw bad('volumeId is not a UUID');
+  if (typeof raw.created !== 'string' || Number.isNaN(Date.parse(raw.created))) throw bad('created is not a date');
+  if (typeof raw.blockSize !== 'number') throw bad('blockSize is not a number');
+  try {
+    checkBlockSize(raw.blockSize);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (raw.cipher !== 'aes-256-gcm') throw bad(`unsupported cipher ${JSON.stringify(raw.cipher)}`);
+  if (raw.blockId !== 'hmac-sha256') throw bad(`unsupported block id scheme ${JSON.stringify(raw.blockId)}`);
+  validateKey(raw.key, bad);
+  validateStore(raw.store, bad);
+  return raw as unknown as VolumeConfig;
+}
+
+function validateKey(key: unknown, bad: (why: string) => VolumeError): void {
+  if (!isObject(key)) throw bad('key is missing');
+  if (key.kdf !== 'scrypt' && key.kdf !== 'keyfile') throw bad(`unknown key kdf ${JSON.stringify(key.kdf)}`);
+  for (const field of ['salt', 'nonce', 'wrapped', 'tag']) {
+    const v = key[field];
+    if (typeof v !== 'string' || v.length === 0 || !/^[A-Za-z0-9+/]+=*$/.test(v)) throw bad(`key.${field} is not base64`);
+  }
+  if (!isObject(key.params)) throw bad('key.params is missing');
+  if (key.kdf === 'scrypt') {
+    try {
+      checkScryptParams(key.params as never);
+    } catch (err) {
+      throw bad(`key.params: ${(err as Error).message}`);
+    }
+  }
+}
+
+function validateStore(store: unknown, bad: (why: string) => VolumeError): void {
+  if (!isObject(store)) throw bad('store is missing');
+  if (store.type !== 'local') throw bad(`unsupported store type ${JSON.stringify(store.type)}`);
+  if (typeof store.path !== 'string' || store.path.length === 0) throw bad('store.path is missing');
+}
+
+/** Writes mosaicfs.json atomically (temp file, fsync, rename, fsync of the folder). */
+export async function writeConfig(dir: string, config: VolumeConfig): Promise<void> {
+  const tmp = path.join(dir, `.${CONFIG_FILE}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(config, null, 2) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(tmp, configPath(dir));
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
