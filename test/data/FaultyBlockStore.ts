@@ -1,0 +1,41 @@
+/** A BlockStore wrapper for fault injection: slow or failing puts, counted gets. */
+import type { BlockInfo, BlockStore } from '../../src/block/BlockStore.js';
+import { FsError } from '../../src/errors.js';
+
+export class FaultyBlockStore implements BlockStore {
+  readonly name: string;
+  failPuts = false;
+  putDelayMs = 0;
+  puts = 0;
+  gets = 0;
+
+  constructor(private readonly inner: BlockStore) {
+    this.name = `faulty(${inner.name})`;
+  }
+
+  async put(id: string, data: Uint8Array): Promise<void> {
+    if (this.putDelayMs > 0) await new Promise((r) => setTimeout(r, this.putDelayMs));
+    if (this.failPuts) throw new FsError('EIO', 'injected put failure');
+    this.puts++;
+    return this.inner.put(id, data);
+  }
+  get(id: string): Promise<Buffer> {
+    this.gets++;
+    return this.inner.get(id);
+  }
+  has(id: string): Promise<boolean> {
+    return this.inner.has(id);
+  }
+  delete(id: string): Promise<void> {
+    return this.inner.delete(id);
+  }
+  list(): AsyncIterable<BlockInfo> {
+    return this.inner.list();
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+  close(): Promise<void> {
+    return Promise.resolve(); // the fixture closes the inner store
+  }
+}
