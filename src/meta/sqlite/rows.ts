@@ -1,0 +1,58 @@
+import { FsError } from '../../errors.js';
+import { S_IFDIR, S_IFMT, S_IFREG, type InodeAttr, type Timespec } from '../MetaStore.js';
+
+/** A row of the inodes table. */
+export interface InodeRow {
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  rdev: number;
+  atime_s: number;
+  atime_ns: number;
+  mtime_s: number;
+  mtime_ns: number;
+  ctime_s: number;
+  ctime_ns: number;
+  crtime_s: number;
+  crtime_ns: number;
+}
+
+export interface BlockRow {
+  id: string;
+  size: number;
+  stored_size: number;
+  refs: number;
+}
+
+export function toAttr(r: InodeRow): InodeAttr {
+  return {
+    ino: r.ino,
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    size: r.size,
+    nlink: r.nlink,
+    rdev: r.rdev,
+    atime: { sec: r.atime_s, nsec: r.atime_ns },
+    mtime: { sec: r.mtime_s, nsec: r.mtime_ns },
+    ctime: { sec: r.ctime_s, nsec: r.ctime_ns },
+    crtime: { sec: r.crtime_s, nsec: r.crtime_ns },
+  };
+}
+
+export function isDirMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFDIR;
+}
+
+export function isRegMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFREG;
+}
+
+export function checkTimespec(t: Timespec, what: string): void {
+  if (!Number.isSafeInteger(t?.sec) || !Number.isInteger(t?.nsec) || t.nsec < 0 || t.nsec > 999_999_999) {
+    throw new FsError('EINVAL', `invalid ${what} timespec ${JSON.stringify(t)}`);
+  }
+}

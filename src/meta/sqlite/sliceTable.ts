@@ -1,0 +1,102 @@
+import { FsError } from '../../errors.js';
+import { BLOCK_ID_RE } from '../../block/BlockStore.js';
+import type { ChunkWrite, NewBlock, Slice } from '../MetaStore.js';
+import type { Statements } from './statements.js';
+
+/**
+ * The slices and blocks tables of a file's contents, keeping block refs exact: every slice row holds
+ * one ref on its block; a block whose refs reach 0 gets zero_since = now. Methods that change rows
+ * must run inside the caller's transaction.
+ */
+export class SliceTable {
+  constructor(private readonly s: Statements, readonly chunkSize: number) {}
+
+  read(ino: number, first: number, last: number): Map<number, Slice[]> {
+    const out = new Map<number, Slice[]>();
+    const rows = this.s.readChunks.all(ino, first, last) as Array<{
+      chunk: number; chunk_off: number; len: number; block_id: string; block_off: number;
+    }>;
+    for (const r of rows) {
+      let list = out.get(r.chunk);
+      if (!list) out.set(r.chunk, (list = []));
+      list.push({ chunkOff: r.chunk_off, len: r.len, blockId: r.block_id, blockOff: r.block_off });
+    }
+    return out;
+  }
+
+  /** EINVAL unless every slice fits its chunk and names a well-formed block id. */
+  validate(w: ChunkWrite): void {
+    if (!Number.isSafeInteger(w.chunk) || w.chunk < 0) throw new FsError('EINVAL', `chunk ${w.chunk}`);
+    for (const sl of w.slices) {
+      const ok = Number.isSafeInteger(sl.chunkOff) && Number.isSafeInteger(sl.len) && Number.isSafeInteger(sl.blockOff)
+        && sl.chunkOff >= 0 && sl.len > 0 && sl.blockOff >= 0 && sl.chunkOff + sl.len <= this.chunkSize
+        && typeof sl.blockId === 'string' && BLOCK_ID_RE.test(sl.blockId);
+      if (!ok) throw new FsError('EINVAL', `bad slice ${JSON.stringify(sl)} for chunk size ${this.chunkSize}`);
+    }
+  }
+
+  /** Record blocks not yet known, with refs 0 (so unreferenced until a slice names them). */
+  recordBlocks(blocks: NewBlock[]): void {
+    for (const b of blocks) {
+      if (typeof b.id !== 'string' || !BLOCK_ID_RE.test(b.id) || !Number.isSafeInteger(b.size) || b.size < 0
+        || !Number.isSafeInteger(b.storedSize) || b.storedSize < 0) {
+        throw new FsError('EINVAL', `bad new block ${JSON.stringify(b)}`);
+      }
+    }
+    const stamp = Date.now();
+    for (const b of blocks) this.s.insertBlock.run(b.id, b.size, b.storedSize, stamp);
+  }
+
+  /** Append slices after the existing ones of a chunk. */
+  append(ino: number, w: ChunkWrite): void {
+    let seq = (this.s.nextSeq.get(ino, w.chunk) as { seq: number }).seq;
+    for (const sl of w.slices) this.insert(ino, w.chunk, seq++, sl);
+  }
+
+  countChunk(ino: number, chunk: number): number {
+    return (this.s.countChunk.get(ino, chunk) as { n: number }).n;
+  }
+
+  /** Replace the whole slice list of a chunk. */
+  replace(ino: number, chunk: number, slices: Slice[]): void {
+    const old = this.s.chunkBlocks.all(ino, chunk) as Array<{ block_id: string; n: number }>;
+    this.s.deleteChunk.run(ino, chunk);
+    // New refs before old ones drop, so a block in both lists never passes through refs 0.
+    slices.forEach((sl, seq) => this.insert(ino, chunk, seq, sl));
+    const stamp = Date.now();
+    for (const r of old) this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
+  }
+
+  /** Delete or trim every slice of a file past byte `offset`, dropping block refs to match. */
+  cutFrom(ino: number, offset: number): void {
+    const chunk = Math.floor(offset / this.chunkSize);
+    const within = offset - chunk * this.chunkSize;
+    const firstWhole = within === 0 ? chunk : chunk + 1;
+    const stamp = Date.now();
+    const whole = this.s.blocksFromChunk.all(ino, firstWhole) as Array<{ block_id: string; n: number }>;
+    if (whole.length > 0) {
+      this.s.deleteFromChunk.run(ino, firstWhole);
+      for (const r of whole) this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
+    }
+    if (within === 0) return;
+    const crossing = this.s.slicesCrossing.all(ino, chunk, within) as Array<{
+      seq: number; chunk_off: number; len: number; block_id: string;
+    }>;
+    for (const r of crossing) {
+      if (r.chunk_off >= within) {
+        this.s.deleteSlice.run(ino, chunk, r.seq);
+        this.s.dropRefs.run({ id: r.block_id, n: 1, stamp });
+      } else {
+        this.s.setSliceLen.run(within - r.chunk_off, ino, chunk, r.seq);
+      }
+    }
+  }
+
+  private insert(ino: number, chunk: number, seq: number, sl: Slice): void {
+    if (this.s.addRef.run({ id: sl.blockId, end: sl.blockOff + sl.len }).changes === 0) {
+      if (!this.s.getBlock.get(sl.blockId)) throw new FsError('EIO', `slice names unrecorded block ${sl.blockId}`);
+      throw new FsError('EINVAL', `slice reaches past the end of block ${sl.blockId}`);
+    }
+    this.s.insertSlice.run(ino, chunk, seq, sl.chunkOff, sl.len, sl.blockId, sl.blockOff);
+  }
+}
