@@ -1,0 +1,163 @@
+/**
+ * `-o a,b=c` mount options, as other FUSE file systems take them (so an fstab line works later).
+ *
+ * Defaults, chosen for one writer (this mount holds the volume lock, nobody else changes it):
+ * - default_permissions ON: fuse-native never tells us the caller's uid/gid, so the kernel must
+ *   enforce permissions from the attributes we return (`no_default_permissions` turns it off; then
+ *   NOTHING is checked, since the VFS only sees root).
+ * - attr_timeout=1, entry_timeout=1 (libfuse's defaults): the kernel sees every change we make,
+ *   so caching is safe; 1 s bounds staleness of mtimes that the data layer sets at commit time.
+ * - negative_timeout=0: a name that was just created is never reported missing from a stale cache.
+ * - auto_cache ON: the page cache survives close/open while size and mtime are unchanged (warm
+ *   re-reads ~5x faster); `kernel_cache` keeps it unconditionally, `no_auto_cache` turns it off.
+ */
+export interface MountOptions {
+  allowOther: boolean;
+  readonly: boolean;
+  defaultPermissions: boolean;
+  attrTimeout: number;
+  entryTimeout: number;
+  negativeTimeout: number;
+  kernelCache: boolean;
+  autoCache: boolean;
+  nonempty: boolean;
+  fsname: string;
+  /** Memory block cache, bytes. */
+  cacheSize: number;
+  /** Write buffer bound, bytes. */
+  writeBuffer: number;
+  /** Disk cache of sealed blocks, bytes; 0 = off; undefined = off unless a cache folder is given. */
+  diskCacheSize?: number;
+}
+
+export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
+  allowOther: false,
+  readonly: false,
+  defaultPermissions: true,
+  attrTimeout: 1,
+  entryTimeout: 1,
+  negativeTimeout: 0,
+  kernelCache: false,
+  autoCache: true,
+  nonempty: false,
+  fsname: 'mosaicfs',
+  cacheSize: 64 * 1024 * 1024,
+  writeBuffer: 64 * 1024 * 1024,
+});
+
+/** A bad `-o` string. */
+export class MountOptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MountOptionError';
+  }
+}
+
+type Setter = (o: MountOptions, value: string | undefined, name: string) => void;
+
+const flag = (apply: (o: MountOptions) => void): Setter => (o, value, name) => {
+  if (value !== undefined) throw new MountOptionError(`mount option ${name} takes no value`);
+  apply(o);
+};
+const seconds = (key: 'attrTimeout' | 'entryTimeout' | 'negativeTimeout'): Setter => (o, value, name) => {
+  const n = Number(required(value, name));
+  if (!Number.isFinite(n) || n < 0) throw new MountOptionError(`mount option ${name} needs a number of seconds >= 0, got "${value}"`);
+  o[key] = n;
+};
+const bytes = (key: 'cacheSize' | 'writeBuffer' | 'diskCacheSize'): Setter => (o, value, name) => {
+  o[key] = parseSize(required(value, name), name);
+};
+/** Options mount(8)/fstab pass that mean nothing to us (FUSE mounts are nodev,nosuid already). */
+const ignored: Setter = () => {};
+
+const SETTERS: Record<string, Setter> = {
+  allow_other: flag((o) => { o.allowOther = true; }),
+  ro: flag((o) => { o.readonly = true; }),
+  rw: flag((o) => { o.readonly = false; }),
+  default_permissions: flag((o) => { o.defaultPermissions = true; }),
+  no_default_permissions: flag((o) => { o.defaultPermissions = false; }),
+  attr_timeout: seconds('attrTimeout'),
+  entry_timeout: seconds('entryTimeout'),
+  negative_timeout: seconds('negativeTimeout'),
+  kernel_cache: flag((o) => { o.kernelCache = true; }),
+  auto_cache: flag((o) => { o.autoCache = true; }),
+  no_auto_cache: flag((o) => { o.autoCache = false; }),
+  nonempty: flag((o) => { o.nonempty = true; }),
+  fsname: (o, value, name) => {
+    const v = required(value, name);
+    if (/[\s,]/.test(v)) throw new MountOptionError('mount option fsname must not contain spaces or commas');
+    o.fsname = v;
+  },
+  cache_size: bytes('cacheSize'),
+  write_buffer: bytes('writeBuffer'),
+  disk_cache_size: bytes('diskCacheSize'),
+  defaults: ignored, auto: ignored, noauto: ignored, nofail: ignored, _netdev: ignored,
+  user: ignored, users: ignored, nouser: ignored, dev: ignored, nodev: ignored, suid: ignored,
+  nosuid: ignored, exec: ignored, noexec: ignored, atime: ignored, noatime: ignored, relatime: ignored,
+};
+
+/** Parse any number of `-o` strings (later options win). Throws MountOptionError for unknown or bad options. */
+export function parseMountOptions(strings: readonly string[]): MountOptions {
+  const opts: MountOptions = { ...DEFAULT_MOUNT_OPTIONS };
+  for (const s of strings) {
+    for (const item of s.split(',')) {
+      if (item === '') continue;
+      const eq = item.indexOf('=');
+      const name = eq < 0 ? item : item.slice(0, eq);
+      const value = eq < 0 ? undefined : item.slice(eq + 1);
+      if (name.startsWith('x-')) continue; // fstab convention: options for other programs
+      const set = Object.hasOwn(SETTERS, name) ? SETTERS[name] : undefined;
+      if (!set) throw new MountOptionError(`unknown mount option "${name}" (known: ${Object.keys(SETTERS).filter((k) => SETTERS[k] !== ignored).join(', ')})`);
+      set(opts, value, name);
+    }
+  }
+  return opts;
+}
+
+/** The option string to hand a re-executed daemon so it parses to the same options. */
+export function formatMountOptions(o: MountOptions): string {
+  const parts = [
+    o.allowOther && 'allow_other',
+    o.readonly && 'ro',
+    o.defaultPermissions ? 'default_permissions' : 'no_default_permissions',
+    `attr_timeout=${o.attrTimeout}`,
+    `entry_timeout=${o.entryTimeout}`,
+    `negative_timeout=${o.negativeTimeout}`,
+    o.kernelCache && 'kernel_cache',
+    o.autoCache ? 'auto_cache' : 'no_auto_cache',
+    o.nonempty && 'nonempty',
+    `fsname=${o.fsname}`,
+    `cache_size=${o.cacheSize}`,
+    `write_buffer=${o.writeBuffer}`,
+    o.diskCacheSize !== undefined && `disk_cache_size=${o.diskCacheSize}`,
+  ];
+  return parts.filter((p): p is string => typeof p === 'string').join(',');
+}
+
+/** Sizes like 4096, 64K, 256M, 1G, 1.5GiB (binary units). */
+export function parseSize(text: string, what = 'size'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) throw new MountOptionError(`${what}: "${text}" is not a size (e.g. 512M, 2G)`);
+  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined || value === '') throw new MountOptionError(`mount option ${name} needs a value (${name}=...)`);
+  return value;
+}
+
+/** libfuse options for these mount options (the kernel-facing part). */
+export function fuseOptionList(o: MountOptions): string[] {
+  const list = [
+    'big_writes', 'max_write=1048576', 'use_ino', `fsname=${o.fsname}`, 'subtype=mosaicfs',
+    `attr_timeout=${o.attrTimeout}`, `entry_timeout=${o.entryTimeout}`, `negative_timeout=${o.negativeTimeout}`,
+  ];
+  if (o.defaultPermissions) list.push('default_permissions');
+  if (o.allowOther) list.push('allow_other');
+  if (o.readonly) list.push('ro');
+  if (o.kernelCache) list.push('kernel_cache');
+  else if (o.autoCache) list.push('auto_cache');
+  if (o.nonempty) list.push('nonempty');
+  return list;
+}
