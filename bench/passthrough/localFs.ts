@@ -1,0 +1,63 @@
+/**
+ * Shared by the two passthrough file systems: local stat -> InodeAttr, errors -> errno, and the
+ * foreground main (SRC MNT arguments, SIGTERM/SIGINT unmount). Both use synchronous fs calls on
+ * the JS thread, so neither pays a libuv thread-pool round trip: the bindings are what differ.
+ */
+import { lstatSync, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { toErrno } from '../../src/errors.js';
+import type { InodeAttr } from '../../src/vfs/types.js';
+
+const NS = 1_000_000_000n;
+
+export function toAttr(s: BigIntStats, ino = Number(s.ino)): InodeAttr {
+  const t = (ns: bigint) => ({ sec: Number(ns / NS), nsec: Number(ns % NS) });
+  return {
+    ino, mode: Number(s.mode), uid: Number(s.uid), gid: Number(s.gid), size: Number(s.size), nlink: Number(s.nlink),
+    rdev: Number(s.rdev), atime: t(s.atimeNs), mtime: t(s.mtimeNs), ctime: t(s.ctimeNs), crtime: t(s.birthtimeNs),
+  };
+}
+
+export function lstatAttr(p: string): BigIntStats {
+  return lstatSync(p, { bigint: true });
+}
+
+/** Negative errno, as fuse-native callbacks want it. */
+export function negErrno(err: unknown): number {
+  return -toErrno(err);
+}
+
+export interface Mountable {
+  mount(): Promise<void>;
+  unmount(): Promise<void>;
+  /** Resolves when the mount is gone (also after an external fusermount -u, where the binding can tell). */
+  readonly gone: Promise<void>;
+}
+
+/** True when `moduleUrl` is the script node was started with. */
+export function isMain(moduleUrl: string): boolean {
+  return !!process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+}
+
+/** `node <script> SRC MNT`: mount in the foreground until SIGTERM/SIGINT or an external unmount. */
+export async function runForeground(name: string, make: (src: string, mnt: string) => Mountable): Promise<void> {
+  const [src, mnt] = process.argv.slice(2);
+  if (!src || !mnt) {
+    console.error(`usage: node ${name} SRC MNT`);
+    process.exit(2);
+  }
+  const fsys = make(path.resolve(src), path.resolve(mnt));
+  await fsys.mount();
+  console.error(`${name}: ${src} mounted on ${mnt}`);
+  const stop = () => {
+    fsys.unmount().then(() => process.exit(0), (err) => {
+      console.error(`${name}: unmount failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await fsys.gone;
+  process.exit(0);
+}

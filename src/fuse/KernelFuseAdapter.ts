@@ -1,0 +1,176 @@
+/**
+ * The FUSE adapter on mosaicfs's own kernel binding (src/fuse/kernel/): FUSE requests -> VfsApi
+ * calls, inode for inode, with the caller's real uid/gid/pid (and supplementary groups from
+ * /proc/<pid>/status), nanosecond times, rename flags, fallocate and lseek. Handles are the VFS's
+ * own (the fh the kernel gets is the VFS handle), so no table sits in between.
+ *
+ * Not the default binding: FuseNativeAdapter is. Lifecycle: mount() resolves once the kernel
+ * finished INIT; `unmounted` resolves when the kernel ends the connection (unmount() or an
+ * external `fusermount3 -u`), so a daemon can exit by itself. The VFS stays the caller's to shut down.
+ */
+import { FsError } from '../errors.js';
+import { S_IFDIR, S_IFREG } from '../meta/MetaStore.js';
+import type { Ctx, InodeAttr, SetAttr, VfsApi } from '../vfs/types.js';
+import { SEEK_DATA, SEEK_HOLE } from './kernel/abi.js';
+import { CallerGroups } from './kernel/callerGroups.js';
+import { FuseSession } from './kernel/FuseSession.js';
+import { mountFuse, unmountFuse } from './kernel/mount.js';
+import type { FuseOps, FuseRequest, Opened, SetattrIn } from './kernel/ops.js';
+import type { MountOptions } from './mountOptions.js';
+
+export interface KernelFuseAdapterOptions {
+  vfs: VfsApi;
+  mountpoint: string;
+  options: MountOptions;
+  /** Called with the byte size of every WRITE request the kernel sends (tests, statistics). */
+  onWrite?: (size: number) => void;
+}
+
+export class KernelFuseAdapter {
+  private readonly vfs: VfsApi;
+  private readonly mountpoint: string;
+  private readonly options: MountOptions;
+  private readonly onWrite?: (size: number) => void;
+  private readonly groups = new CallerGroups();
+  /** size:mtime of each file when it was last released, to keep its page cache if unchanged. */
+  private readonly cacheKeys = new Map<number, string>();
+  private session: FuseSession | null = null;
+  private gone = false;
+  private resolveUnmounted!: () => void;
+  /** Resolves when the kernel has ended the connection (the mount is gone). */
+  readonly unmounted: Promise<void>;
+
+  constructor(opts: KernelFuseAdapterOptions) {
+    this.vfs = opts.vfs;
+    this.mountpoint = opts.mountpoint;
+    this.options = opts.options;
+    this.onWrite = opts.onWrite;
+    this.unmounted = new Promise((resolve) => { this.resolveUnmounted = resolve; });
+  }
+
+  /** Mount; resolves when the kernel has initialised the connection. */
+  async mount(): Promise<void> {
+    if (this.session) throw new Error('already mounted');
+    const o = this.options;
+    const fd = mountFuse(this.mountpoint, {
+      fsname: o.fsname, subtype: 'mosaicfs', allowOther: o.allowOther, defaultPermissions: o.defaultPermissions, readonly: o.readonly,
+    });
+    const session = new FuseSession(fd, this.operations(), {
+      entryTimeout: o.entryTimeout, attrTimeout: o.attrTimeout, negativeTimeout: o.negativeTimeout, onWrite: this.onWrite,
+    });
+    this.session = session;
+    void session.closed.then(() => {
+      this.gone = true;
+      this.resolveUnmounted();
+    });
+    session.start();
+    try {
+      await session.ready;
+    } catch (err) {
+      await unmountFuse(this.mountpoint).catch(() => {});
+      session.close();
+      throw err;
+    }
+  }
+
+  /** Detach the mount and wait until the kernel has closed the connection. */
+  async unmount(): Promise<void> {
+    if (!this.session || this.gone) return;
+    await unmountFuse(this.mountpoint);
+    await this.unmounted;
+  }
+
+  private ctx(req: FuseRequest): Ctx {
+    return { uid: req.uid, gid: req.gid, pid: req.pid, groups: this.groups.of(req.pid) };
+  }
+
+  private operations(): FuseOps {
+    const { vfs } = this;
+    const ctx = (req: FuseRequest) => this.ctx(req);
+    return {
+      lookup: (req, parent, name) => vfs.lookup(ctx(req), parent, name),
+      forget: (ino) => { this.cacheKeys.delete(ino); },
+      getattr: (req, ino) => vfs.getattr(ctx(req), ino),
+      setattr: (req, ino, set) => {
+        const c = ctx(req);
+        const s = toSetAttr(set);
+        return Object.keys(s).length === 0 ? vfs.getattr(c, ino) : vfs.setattr(c, ino, s, set.fh);
+      },
+      readlink: (req, ino) => vfs.readlink(ctx(req), ino),
+      symlink: (req, parent, name, target) => vfs.symlink(ctx(req), parent, name, target),
+      mknod: (req, parent, name, mode, rdev) => vfs.mknod(ctx(req), parent, name, mode, rdev),
+      mkdir: (req, parent, name, mode) => vfs.mkdir(ctx(req), parent, name, S_IFDIR | (mode & 0o7777)),
+      unlink: (req, parent, name) => vfs.unlink(ctx(req), parent, name),
+      rmdir: (req, parent, name) => vfs.rmdir(ctx(req), parent, name),
+      rename: (req, parent, name, newParent, newName, flags) => vfs.rename(ctx(req), parent, name, newParent, newName, flags),
+      link: (req, ino, newParent, newName) => vfs.link(ctx(req), ino, newParent, newName),
+      open: async (req, ino, flags) => {
+        const r = await vfs.open(ctx(req), ino, flags);
+        return { fh: r.fh, keepCache: this.keepCache(r.attr) };
+      },
+      create: async (req, parent, name, mode, flags) => {
+        const r = await vfs.create(ctx(req), parent, name, S_IFREG | (mode & 0o7777), flags);
+        return { fh: r.fh, attr: r.attr };
+      },
+      read: (req, _ino, fh, offset, size) => vfs.read(ctx(req), fh, offset, size),
+      // The data layer copies what it buffers before write() resolves (src/data/extents.ts), and
+      // the session keeps the request buffer out of reuse until then.
+      write: (req, _ino, fh, offset, data) => vfs.write(ctx(req), fh, offset, data),
+      flush: (req, _ino, fh) => vfs.flush(ctx(req), fh),
+      release: async (req, ino, fh) => {
+        const c = ctx(req);
+        await vfs.release(c, fh);
+        if (this.options.autoCache) await this.rememberCacheKey(c, ino);
+      },
+      fsync: (req, _ino, fh, datasync) => vfs.fsync(ctx(req), fh, datasync),
+      fallocate: (req, _ino, fh, offset, length, mode) => vfs.fallocate(ctx(req), fh, mode, offset, length),
+      lseek: async (req, ino, _fh, offset, whence) => {
+        // No holes are tracked per file: data everywhere up to the size, one hole at the end.
+        if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FsError('EINVAL', `lseek whence ${whence}`);
+        const { size } = await vfs.getattr(ctx(req), ino);
+        if (offset >= size) throw new FsError('ENXIO', 'lseek beyond the end of the file');
+        return whence === SEEK_DATA ? offset : size;
+      },
+      opendir: async (req, ino): Promise<Opened> => ({ fh: await vfs.opendir(ctx(req), ino) }),
+      readdir: (req, _ino, fh, offset, limit) => vfs.readdir(ctx(req), fh, offset, limit),
+      releasedir: (req, _ino, fh) => vfs.releasedir(ctx(req), fh),
+      fsyncdir: (req, _ino, fh, datasync) => vfs.fsyncdir(ctx(req), fh, datasync),
+      statfs: (req) => vfs.statfs(ctx(req)),
+      access: (req, ino, mask) => vfs.access(ctx(req), ino, mask),
+      setxattr: (req, ino, name, value, flags) => vfs.setxattr(ctx(req), ino, name, value, flags),
+      getxattr: (req, ino, name) => vfs.getxattr(ctx(req), ino, name),
+      listxattr: (req, ino) => vfs.listxattr(ctx(req), ino),
+      removexattr: (req, ino, name) => vfs.removexattr(ctx(req), ino, name),
+    };
+  }
+
+  /** kernel_cache: always keep the page cache; auto_cache: keep it while size and mtime are unchanged. */
+  private keepCache(attr: InodeAttr): boolean {
+    if (this.options.kernelCache) return true;
+    return this.options.autoCache && this.cacheKeys.get(attr.ino) === cacheKey(attr);
+  }
+
+  private async rememberCacheKey(ctx: Ctx, ino: number): Promise<void> {
+    try {
+      this.cacheKeys.set(ino, cacheKey(await this.vfs.getattr(ctx, ino)));
+    } catch {
+      this.cacheKeys.delete(ino); // unlinked and purged: nothing to keep
+    }
+  }
+}
+
+function cacheKey(a: InodeAttr): string {
+  return `${a.size}:${a.mtime.sec}:${a.mtime.nsec}`;
+}
+
+/** The kernel's SETATTR -> the VFS's SetAttr (ctime is the VFS's to set; fh travels separately). */
+function toSetAttr(set: SetattrIn): SetAttr {
+  const s: SetAttr = {};
+  if (set.mode !== undefined) s.mode = set.mode & 0o7777;
+  if (set.uid !== undefined) s.uid = set.uid;
+  if (set.gid !== undefined) s.gid = set.gid;
+  if (set.size !== undefined) s.size = set.size;
+  if (set.atime !== undefined) s.atime = set.atime;
+  if (set.mtime !== undefined) s.mtime = set.mtime;
+  return s;
+}
