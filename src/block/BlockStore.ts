@@ -26,6 +26,13 @@ export interface BlockStore {
   put(id: string, data: Uint8Array): Promise<void>;
   /** The exact bytes that were put. Throws BlockNotFoundError if absent. */
   get(id: string): Promise<Buffer>;
+  /**
+   * Bytes [offset, offset + length) of a block, clipped to its end: the result is shorter when the
+   * range runs past the end, and empty when it starts at or past the end. One request to the
+   * backend (a positioned read, an HTTP Range GET). Throws BlockNotFoundError if absent, TypeError
+   * for a malformed id, RangeError unless offset and length are non-negative safe integers.
+   */
+  getRange(id: string, offset: number, length: number): Promise<Buffer>;
   has(id: string): Promise<boolean>;
   /** Delete a block. Idempotent: deleting an absent block is not an error. */
   delete(id: string): Promise<void>;
@@ -37,6 +44,13 @@ export interface BlockStore {
 }
 
 export const BLOCK_ID_RE = /^[0-9a-f]{64}$/;
+
+/** Throws RangeError unless offset and length can describe a byte range (for getRange). */
+export function assertByteRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`invalid byte range: offset ${offset}, length ${length}`);
+  }
+}
 
 /** Throws unless id is a well-formed block id (keeps ids from ever becoming paths like '../x'). */
 export function assertBlockId(id: string): void {

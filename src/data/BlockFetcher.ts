@@ -1,79 +1,156 @@
 /**
- * Gets a block's plaintext: memory cache, then disk cache (sealed, authenticated again), then the
- * block store. Concurrent requests for one block share one fetch. A block that fails authentication
- * is logged with its id and the inode that wanted it, never cached, and the IntegrityError (EIO)
- * is thrown; a bad copy in the disk cache is deleted and the block store is asked instead.
+ * Gets plaintext out of blocks at SEGMENT granularity (see BlockCodec): a read of bytes [x, y) of a
+ * block needs only the segments covering them. Lookup order per segment: memory LRU, a fetch already
+ * in flight, then one request for each run of missing segments: the disk cache of sealed blocks (a
+ * positioned read of the run), else the block store (one getRange). The block's plaintext length,
+ * which the segment layout and the AAD need, comes from the MetaStore's block record (cached: ids
+ * are content addresses, so an id's length never changes). The nonce prefix derives from the id, so
+ * no header fetch is needed: a cache miss is ONE request.
+ *
+ * Concurrent requests for a segment share one fetch and one decryption. Read-ahead (prefetch) brings
+ * whole blocks in with one request per block; a whole block fetched from the store is also written to
+ * the disk cache. A run failing authentication is logged with the block id and the inode that
+ * wanted it, never cached, and the IntegrityError (EIO) is thrown; a bad disk-cache copy is deleted
+ * and the block store is asked instead.
  */
 import type { BlockStore } from '../block/BlockStore.js';
 import type { BlockCodec } from '../crypto/BlockCodec.js';
-import { IntegrityError } from '../errors.js';
+import { BlockNotFoundError, FsError, IntegrityError } from '../errors.js';
+import type { MetaStore } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import type { BlockCache } from './BlockCache.js';
 import type { DiskCache } from './DiskCache.js';
 
+/** Block lengths remembered (an entry is ~100 bytes). */
+const MAX_KNOWN_SIZES = 65536;
+
 export class BlockFetcher {
   private readonly inflight = new Map<string, Promise<Buffer>>();
+  private readonly sizes = new Map<string, number>();
+  /** Sealed bytes received from the block store. */
   bytesDownloaded = 0;
+  /** Requests made to the block store (each one block or one run of its segments). */
   blocksDownloaded = 0;
+  /** Segments received from the block store. */
+  segmentsDownloaded = 0;
 
   constructor(
     private readonly blocks: BlockStore,
     private readonly codec: BlockCodec,
     readonly cache: BlockCache,
+    private readonly meta: Pick<MetaStore, 'getBlock'>,
     private readonly diskCache?: DiskCache,
   ) {}
 
-  /** Plaintext of a block (shared buffer: do not modify). `ino` is only for the error log. */
-  get(id: string, ino: number): Promise<Buffer> {
-    const cached = this.cache.get(id);
-    if (cached) return Promise.resolve(cached);
-    return this.shared(id, ino);
-  }
-
-  /** Bring a block into the memory cache without counting a hit or miss (read-ahead). */
-  async prefetch(id: string, ino: number): Promise<void> {
-    if (this.isCachedOrLoading(id)) return;
-    await this.shared(id, ino);
-  }
-
-  private shared(id: string, ino: number): Promise<Buffer> {
-    let pending = this.inflight.get(id);
-    if (!pending) {
-      pending = this.load(id, ino).finally(() => this.inflight.delete(id));
-      this.inflight.set(id, pending);
+  /**
+   * Copy plaintext bytes [from, to) of block `id` into `out` at `at`. `ino` is only for the error
+   * log. EIO if the block is shorter than `to` (a slice pointing past its block's end).
+   */
+  async read(id: string, ino: number, from: number, to: number, out: Buffer, at: number): Promise<void> {
+    if (to <= from) return;
+    const size = await this.sizeOf(id);
+    if (to > size) {
+      log.error({ ino, blockId: id, blockSize: size, need: to }, 'slice points past the end of its block');
+      throw new FsError('EIO', `block ${id} is shorter than a slice of inode ${ino} needs`);
     }
-    return pending;
+    const S = this.codec.segmentSize;
+    const first = Math.floor(from / S);
+    const segments = await this.segments(id, ino, size, first, Math.floor((to - 1) / S), true);
+    for (let i = 0; i < segments.length; i++) {
+      const base = (first + i) * S;
+      const a = Math.max(from, base) - base;
+      const b = Math.min(to, base + segments[i].length) - base;
+      at += segments[i].copy(out, at, a, b);
+    }
   }
 
-  isCachedOrLoading(id: string): boolean {
-    return this.cache.has(id) || this.inflight.has(id);
+  /** Bring a whole block into the memory cache (one request for its missing segments), counting no hit or miss. */
+  async prefetch(id: string, ino: number): Promise<void> {
+    const size = await this.sizeOf(id);
+    await this.segments(id, ino, size, 0, this.codec.segmentCount(size) - 1, false);
   }
 
-  private async load(id: string, ino: number): Promise<Buffer> {
-    const fromDisk = await this.diskCache?.get(id);
+  private async sizeOf(id: string): Promise<number> {
+    const known = this.sizes.get(id);
+    if (known !== undefined) return known;
+    const record = await this.meta.getBlock(id);
+    // Forgotten by GC after the caller's snapshot: the same as a block gone from the store.
+    if (!record) throw new BlockNotFoundError(id);
+    if (this.sizes.size >= MAX_KNOWN_SIZES) this.sizes.delete(this.sizes.keys().next().value as string);
+    this.sizes.set(id, record.size);
+    return record.size;
+  }
+
+  /** Segments [first, last] of a block: cached ones, shared in-flight ones, and one fetch per run of missing ones. */
+  private segments(id: string, ino: number, size: number, first: number, last: number, count: boolean): Promise<Buffer[]> {
+    const parts: Array<Buffer | Promise<Buffer>> = [];
+    let runStart = -1;
+    for (let k = first; k <= last + 1; k++) {
+      const have = k > last ? undefined : this.lookup(id, k, count);
+      if (have === undefined && k <= last) {
+        if (runStart < 0) runStart = k;
+        continue;
+      }
+      if (runStart >= 0) {
+        parts.push(...this.fetchRun(id, ino, size, runStart, k - 1));
+        runStart = -1;
+      }
+      if (have !== undefined) parts.push(have);
+    }
+    return Promise.all(parts);
+  }
+
+  private lookup(id: string, k: number, count: boolean): Buffer | Promise<Buffer> | undefined {
+    const cached = count ? this.cache.get(id, k) : this.cache.peek(id, k);
+    return cached ?? this.inflight.get(`${id}#${k}`);
+  }
+
+  /** Start fetching segments [first, last] as one request; registers one shared promise per segment. */
+  private fetchRun(id: string, ino: number, size: number, first: number, last: number): Promise<Buffer>[] {
+    const run = this.loadRun(id, ino, size, first, last);
+    const out: Promise<Buffer>[] = [];
+    for (let k = first; k <= last; k++) {
+      const key = `${id}#${k}`;
+      const seg = run.then((segs) => segs[k - first]);
+      const forget = (): void => {
+        if (this.inflight.get(key) === seg) this.inflight.delete(key);
+      };
+      seg.then(forget, forget); // also marks the rejection handled: the callers awaiting `out` get it
+      this.inflight.set(key, seg);
+      out.push(seg);
+    }
+    return out;
+  }
+
+  private async loadRun(id: string, ino: number, size: number, first: number, last: number): Promise<Buffer[]> {
+    const { offset, length } = this.codec.segmentRange(size, first, last);
+    const fromDisk = this.diskCache?.has(id) ? await this.diskCache.getRange(id, offset, length) : null;
     if (fromDisk) {
       try {
-        const plain = this.codec.open(id, fromDisk);
-        this.cache.set(id, plain);
-        return plain;
+        return this.keep(id, first, this.codec.openSegments(id, size, first, fromDisk));
       } catch (err) {
         log.warn({ blockId: id, ino, err: (err as Error).message }, 'disk cache copy of block failed authentication; refetching');
         await this.diskCache?.delete(id);
       }
     }
-    const sealed = await this.blocks.get(id);
+    const sealed = await this.blocks.getRange(id, offset, length);
     this.bytesDownloaded += sealed.length;
     this.blocksDownloaded++;
-    let plain: Buffer;
+    this.segmentsDownloaded += last - first + 1;
+    let plain: Buffer[];
     try {
-      plain = this.codec.open(id, sealed);
+      plain = this.codec.openSegments(id, size, first, sealed);
     } catch (err) {
       const integrity = err instanceof IntegrityError ? err : new IntegrityError(id, (err as Error).message);
-      log.error({ blockId: id, ino, err: integrity.message }, 'block failed integrity check');
+      log.error({ blockId: id, ino, segments: [first, last], err: integrity.message }, 'block failed integrity check');
       throw integrity;
     }
-    this.cache.set(id, plain);
-    this.diskCache?.put(id, sealed);
-    return plain;
+    if (first === 0 && last === this.codec.segmentCount(size) - 1) this.diskCache?.put(id, sealed);
+    return this.keep(id, first, plain);
+  }
+
+  private keep(id: string, first: number, segments: Buffer[]): Buffer[] {
+    segments.forEach((seg, i) => this.cache.set(id, first + i, seg));
+    return segments;
   }
 }

@@ -34,10 +34,12 @@
  * Read path. read() clips to the given size, takes a consistent snapshot under the inode lock (the
  * slice lists of the touched chunks, cached in memory and invalidated by every change made here, and
  * the buffered bytes overlapping the range), then outside the lock resolves slices newest-first into
- * visible pieces, fetches only the blocks needed (whole blocks via BlockFetcher: memory LRU, disk
- * cache of sealed blocks, block store; concurrent fetches of a block share one request), copies,
- * leaves holes zero, and overlays buffered bytes (read-your-writes). Sequential reads prefetch the
- * blocks of the next `readAheadChunks` chunks (default 2) into the cache in the background.
+ * visible pieces, fetches only the block SEGMENTS needed (64 KiB units sealed independently, see
+ * AesGcmBlockCodec; via BlockFetcher: memory LRU of segments, disk cache of sealed blocks, block
+ * store, one range request per run of missing segments; concurrent fetches of a segment share one
+ * request), copies, leaves holes zero, and overlays buffered bytes (read-your-writes). Sequential
+ * reads prefetch whole blocks in the background: the rest of the current chunk and the next
+ * `readAheadChunks` chunks (default 2).
  *
  * Integrity. A block failing authentication is logged (block id, inode) and the read fails with the
  * IntegrityError (EIO); bad blocks are never cached, wrong bytes are never returned.
@@ -52,7 +54,7 @@
  */
 import type { BlockStore } from '../block/BlockStore.js';
 import type { BlockCodec } from '../crypto/BlockCodec.js';
-import { BlockNotFoundError, FsError, isFsError } from '../errors.js';
+import { BlockNotFoundError, isFsError } from '../errors.js';
 import type { InodeAttr, MetaStore, Slice, Timespec } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import { KeyedMutex } from '../util/mutex.js';
@@ -98,7 +100,10 @@ export interface FileDataStats {
   bytesDownloaded: number;
   blocksUploaded: number;
   blocksDeduped: number;
+  /** Requests to the block store for reads (each one whole block or one run of its segments). */
   blocksDownloaded: number;
+  /** Block segments received from the block store (each decrypted once). */
+  segmentsDownloaded: number;
   bufferedBytes: number;
   peakBufferedBytes: number;
   uploadsInFlight: number;
@@ -149,7 +154,7 @@ export class ChunkedFileData implements FileData {
     this.gcGraceMs = opts.gcGraceMs ?? 0;
     this.gcDelayMs = opts.gcDelayMs ?? 1000;
     this.diskCache = opts.diskCache;
-    this.fetcher = new BlockFetcher(opts.blocks, opts.codec, opts.cache, opts.diskCache);
+    this.fetcher = new BlockFetcher(opts.blocks, opts.codec, opts.cache, opts.meta, opts.diskCache);
     this.uploader = new BlockUploader(opts.meta, opts.blocks, opts.codec, this.gcLock, opts.uploadConcurrency ?? 4);
     this.buffer = new WriteBuffer(opts.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES, opts.chunkSize);
     this.prefetchSlots = new Semaphore(Math.max(1, this.readAheadChunks));
@@ -196,13 +201,8 @@ export class ChunkedFileData implements FileData {
     return out;
   }
 
-  private async copyPiece(ino: number, piece: Piece, out: Buffer, at: number): Promise<void> {
-    const plain = await this.fetcher.get(piece.blockId, ino);
-    if (plain.length < piece.blockOff + piece.len) {
-      log.error({ ino, blockId: piece.blockId, blockSize: plain.length, need: piece.blockOff + piece.len }, 'slice points past the end of its block');
-      throw new FsError('EIO', `block ${piece.blockId} is shorter than a slice of inode ${ino} needs`);
-    }
-    plain.copy(out, at, piece.blockOff, piece.blockOff + piece.len);
+  private copyPiece(ino: number, piece: Piece, out: Buffer, at: number): Promise<void> {
+    return this.fetcher.read(piece.blockId, ino, piece.blockOff, piece.blockOff + piece.len, out, at);
   }
 
   /** Slice lists of chunks [first, last] (empty lists for chunks without slices). Call under the inode lock. */
@@ -230,7 +230,11 @@ export class ChunkedFileData implements FileData {
     return result;
   }
 
-  /** Track sequential readers and prefetch the blocks of the chunks ahead of them. */
+  /**
+   * Track sequential readers and prefetch whole blocks ahead of them: the rest of the current chunk
+   * (a demand read fetches only the segments it needs, for a fast first byte) and the next
+   * `readAheadChunks` chunks, so block n+1.. is fetched and decrypted while block n is consumed.
+   */
   private noteRead(ino: number, offset: number, end: number, size: number): void {
     if (this.readAheadChunks <= 0) return;
     const cs = this.chunkSize;
@@ -240,17 +244,17 @@ export class ChunkedFileData implements FileData {
     const current = Math.floor((end - 1) / cs);
     if (!ra) {
       if (this.readAhead.size >= MAX_READ_AHEAD_STATES) this.readAhead.delete(this.readAhead.keys().next().value as number);
-      ra = { next: end, prefetchedTo: current };
+      ra = { next: end, prefetchedTo: current - 1 };
       this.readAhead.set(ino, ra);
     }
     ra.next = end;
     if (!sequential) {
-      ra.prefetchedTo = current;
+      ra.prefetchedTo = current - 1;
       return;
     }
     const lastChunk = Math.floor((size - 1) / cs);
     const target = Math.min(current + this.readAheadChunks, lastChunk);
-    for (let chunk = Math.max(current + 1, ra.prefetchedTo + 1); chunk <= target; chunk++) {
+    for (let chunk = Math.max(current, ra.prefetchedTo + 1); chunk <= target; chunk++) {
       this.background(this.prefetchChunk(ino, chunk));
     }
     ra.prefetchedTo = Math.max(ra.prefetchedTo, target);
@@ -367,6 +371,7 @@ export class ChunkedFileData implements FileData {
       blocksUploaded: this.uploader.blocksUploaded,
       blocksDeduped: this.uploader.blocksDeduped,
       blocksDownloaded: this.fetcher.blocksDownloaded,
+      segmentsDownloaded: this.fetcher.segmentsDownloaded,
       bufferedBytes: this.buffer.bytes,
       peakBufferedBytes: this.buffer.peakBytes,
       uploadsInFlight: this.uploader.inFlight,

@@ -4,7 +4,8 @@
  * (oldest file mtime first). Writes happen in the background through a small queue. The cache is
  * an optimisation only: any write error (ENOSPC, EACCES, EROFS...) switches it off with ONE warning
  * line, and reads then simply miss; it never fails a file system read or write. Callers must
- * authenticate what get() returns (codec.open) on every use.
+ * authenticate what get() and getRange() return (codec.open / codec.openSegments) on every use.
+ * Only whole sealed blocks are stored; getRange() reads just the segments a partial read needs.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -94,6 +95,34 @@ export class DiskCache {
       this.index.set(id, data.length);
       this.counters.hits++;
       return data;
+    } catch {
+      this.forget(id);
+      this.counters.misses++;
+      return null;
+    }
+  }
+
+  /** Bytes [offset, offset + length) of a cached sealed block (clipped at its end), or null on a miss. */
+  async getRange(id: string, offset: number, length: number): Promise<Buffer | null> {
+    if (this.disabled || !this.index.has(id)) {
+      this.counters.misses++;
+      return null;
+    }
+    try {
+      const handle = await fsp.open(this.fileOf(id), 'r');
+      try {
+        const out = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(out, 0, length, offset);
+        const size = this.index.get(id);
+        if (size !== undefined) {
+          this.index.delete(id);
+          this.index.set(id, size);
+        }
+        this.counters.hits++;
+        return bytesRead === length ? out : out.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
     } catch {
       this.forget(id);
       this.counters.misses++;

@@ -43,12 +43,12 @@ describe('LocalBlockStore specifics', () => {
     for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
   });
 
-  it('creates the folder and stores a block at ab/cd/<id>', async () => {
+  it('creates the folder and stores a block at ab/<id>', async () => {
     const { dir, store } = await fresh();
     assert.ok((await fs.stat(dir)).isDirectory());
     const b = randomBlock(123);
     await store.put(b.id, b.data);
-    const file = path.join(dir, b.id.slice(0, 2), b.id.slice(2, 4), b.id);
+    const file = path.join(dir, b.id.slice(0, 2), b.id);
     assert.ok((await fs.readFile(file)).equals(b.data));
     assert.equal(store.pathOf(b.id), file);
     assert.equal(store.name, `local:${dir}`);
@@ -93,6 +93,7 @@ describe('LocalBlockStore specifics', () => {
     await fs.writeFile(store.pathOf(b.id), edited);
     assert.ok((await store.get(a.id)).equals(a.data.subarray(0, 10)));
     assert.ok((await store.get(b.id)).equals(edited));
+    assert.ok((await store.getRange(a.id, 5, 100)).equals(a.data.subarray(5, 10)), 'a range of a truncated file is clipped');
     await store.close();
   });
 
@@ -122,7 +123,16 @@ describe('LocalBlockStore specifics', () => {
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.symlink(secret, file);
     await assert.rejects(store.get(b.id), (err: unknown) => err instanceof FsError && err.code === 'EIO');
+    await assert.rejects(store.getRange(b.id, 0, 5), (err: unknown) => err instanceof FsError && err.code === 'EIO');
     assert.equal(await store.has(b.id), false);
+    await store.close();
+  });
+
+  it('getRange of a folder planted in place of a block is EIO', async () => {
+    const { store } = await fresh();
+    const b = randomBlock(10);
+    await fs.mkdir(store.pathOf(b.id), { recursive: true });
+    await assert.rejects(store.getRange(b.id, 0, 5), (err: unknown) => err instanceof FsError && err.code === 'EIO');
     await store.close();
   });
 

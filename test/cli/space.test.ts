@@ -76,7 +76,7 @@ describe('df and gc', () => {
     await cli(0, ['put', v.local('data.bin'), v.at('/keep.bin')]);
     const [known] = await storedBlockFiles(v.vol);
     const leakedId = 'ab'.repeat(32);
-    const leakedFile = path.join(v.vol, 'blocks', leakedId.slice(0, 2), leakedId.slice(2, 4), leakedId);
+    const leakedFile = path.join(v.vol, 'blocks', leakedId.slice(0, 2), leakedId);
     await mkdir(path.dirname(leakedFile), { recursive: true });
     await writeFile(leakedFile, randomBytes(100));
 

@@ -202,6 +202,67 @@ export function blockStoreContract(name: string, factory: BlockStoreFactory): vo
       assert.ok((await s.get(b.id)).equals(b.data));
     });
 
+    it('getRange returns exact ranges at the start, middle and end of a block', async () => {
+      const s = await fresh();
+      const b = randomBlock(200_000);
+      await s.put(b.id, b.data);
+      for (const [offset, length] of [[0, 1], [0, 65_536], [1, 99], [70_000, 65_552], [123_457, 3], [199_999, 1], [150_000, 50_000], [0, 200_000], [5, 0]]) {
+        const got = await s.getRange(b.id, offset, length);
+        assert.ok(Buffer.isBuffer(got));
+        assert.equal(got.length, length, `range ${offset}+${length}`);
+        assert.ok(got.equals(b.data.subarray(offset, offset + length)), `range ${offset}+${length}`);
+      }
+    });
+
+    it('getRange clips a range running past the end: the tail, or empty at or past the end', async () => {
+      const s = await fresh();
+      const b = randomBlock(1000);
+      const empty = randomBlock(0);
+      await s.put(b.id, b.data);
+      await s.put(empty.id, empty.data);
+      assert.ok((await s.getRange(b.id, 900, 500)).equals(b.data.subarray(900)));
+      assert.ok((await s.getRange(b.id, 0, 1_000_000)).equals(b.data));
+      assert.equal((await s.getRange(b.id, 1000, 10)).length, 0);
+      assert.equal((await s.getRange(b.id, 5000, 10)).length, 0);
+      assert.equal((await s.getRange(empty.id, 0, 10)).length, 0);
+    });
+
+    it('getRange of an absent block throws BlockNotFoundError carrying the id', async () => {
+      const s = await fresh();
+      const id = randomBlock(5).id;
+      await assert.rejects(s.getRange(id, 0, 10), (err: unknown) => {
+        assert.ok(err instanceof BlockNotFoundError);
+        assert.equal(err.blockId, id);
+        return true;
+      });
+      const b = randomBlock(100);
+      await s.put(b.id, b.data);
+      await s.delete(b.id);
+      await assert.rejects(s.getRange(b.id, 0, 10), BlockNotFoundError, 'deleted block');
+    });
+
+    it('getRange rejects malformed ids with TypeError and malformed ranges with RangeError', async () => {
+      const s = await fresh();
+      for (const id of INVALID_IDS) await assert.rejects(s.getRange(id, 0, 1), TypeError, `getRange ${JSON.stringify(id)}`);
+      const b = randomBlock(100);
+      await s.put(b.id, b.data);
+      for (const [offset, length] of [[-1, 10], [0, -1], [1.5, 10], [0, 2.5], [Number.NaN, 1], [0, Number.POSITIVE_INFINITY]]) {
+        await assert.rejects(s.getRange(b.id, offset, length), RangeError, `range ${offset}+${length}`);
+      }
+    });
+
+    it('getRange returns a copy, and many concurrent ranges are each right', async () => {
+      const s = await fresh();
+      const b = randomBlock(300_000);
+      await s.put(b.id, b.data);
+      const first = await s.getRange(b.id, 10, 100);
+      first.fill(0);
+      assert.ok((await s.getRange(b.id, 10, 100)).equals(b.data.subarray(10, 110)));
+      const ranges = Array.from({ length: 100 }, (_, i) => [(i * 7919) % 290_000, 1 + ((i * 104_729) % 20_000)]);
+      const got = await Promise.all(ranges.map(([o, l]) => s.getRange(b.id, o, l)));
+      got.forEach((g, i) => assert.ok(g.equals(b.data.subarray(ranges[i][0], ranges[i][0] + ranges[i][1])), `range ${i}`));
+    });
+
     it('has a non-empty name', async () => {
       const s = await fresh();
       assert.equal(typeof s.name, 'string');

@@ -1,4 +1,4 @@
-/** A BlockStore wrapper for fault injection: slow or failing puts, counted gets. */
+/** A BlockStore wrapper for fault injection: slow or failing puts, counted reads. */
 import type { BlockInfo, BlockStore } from '../../src/block/BlockStore.js';
 import { FsError } from '../../src/errors.js';
 
@@ -7,7 +7,12 @@ export class FaultyBlockStore implements BlockStore {
   failPuts = false;
   putDelayMs = 0;
   puts = 0;
+  /** Read requests of any kind (get and getRange). */
   gets = 0;
+  /** getRange requests only. */
+  ranges = 0;
+  /** Bytes returned by get and getRange. */
+  bytesRead = 0;
 
   constructor(private readonly inner: BlockStore) {
     this.name = `faulty(${inner.name})`;
@@ -19,9 +24,18 @@ export class FaultyBlockStore implements BlockStore {
     this.puts++;
     return this.inner.put(id, data);
   }
-  get(id: string): Promise<Buffer> {
+  async get(id: string): Promise<Buffer> {
     this.gets++;
-    return this.inner.get(id);
+    const data = await this.inner.get(id);
+    this.bytesRead += data.length;
+    return data;
+  }
+  async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+    this.gets++;
+    this.ranges++;
+    const data = await this.inner.getRange(id, offset, length);
+    this.bytesRead += data.length;
+    return data;
   }
   has(id: string): Promise<boolean> {
     return this.inner.has(id);

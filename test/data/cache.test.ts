@@ -9,7 +9,7 @@ import { checkCacheDir, DiskCache } from '../../src/data/DiskCache.js';
 import { now } from '../../src/util/time.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 import { FaultyBlockStore } from './FaultyBlockStore.js';
-import { bytes, createFile, type DataStack, readAll, withStack } from './fixture.js';
+import { bytes, cachedSegments, createFile, type DataStack, readAll, withStack } from './fixture.js';
 
 const CS = 64 * 1024;
 
@@ -17,20 +17,33 @@ async function blockIds(s: DataStack, ino: number, chunk: number): Promise<strin
   return ((await s.meta.readChunks(ino, chunk, chunk)).get(chunk) ?? []).map((x) => x.blockId);
 }
 
+async function fullyCached(s: DataStack, id: string): Promise<boolean> {
+  const { cached, of } = await cachedSegments(s, id);
+  return cached === of;
+}
+
 describe('BlockCache', () => {
-  it('is an LRU bounded by bytes with hit/miss counters', () => {
+  it('is an LRU of block segments bounded by bytes with hit/miss counters', () => {
     const c = new BlockCache(250);
-    c.set('a', Buffer.alloc(100));
-    c.set('b', Buffer.alloc(100));
-    assert.ok(c.get('a')); // a is now most recent
-    c.set('c', Buffer.alloc(100)); // evicts b
-    assert.equal(c.has('b'), false);
-    assert.ok(c.has('a') && c.has('c'));
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    c.set(a, 0, Buffer.alloc(100));
+    c.set(a, 1, Buffer.alloc(100));
+    assert.ok(c.get(a, 0)); // a#0 is now most recent
+    c.set(b, 0, Buffer.alloc(100)); // evicts a#1
+    assert.equal(c.has(a, 1), false);
+    assert.ok(c.has(a, 0) && c.has(b, 0));
     assert.equal(c.bytes, 200);
-    assert.equal(c.get('b'), undefined);
+    assert.equal(c.count, 2);
+    assert.equal(c.get(a, 1), undefined);
     assert.deepEqual([c.hits, c.misses], [1, 1]);
-    c.set('huge', Buffer.alloc(300)); // larger than the cache: not kept
-    assert.equal(c.has('huge'), false);
+    assert.ok(c.peek(b, 0));
+    assert.deepEqual([c.hits, c.misses], [1, 1], 'peek counts nothing');
+    c.set(b, 0, Buffer.alloc(50)); // replacing an entry accounts for the new size
+    assert.equal(c.bytes, 150);
+    c.delete(a, 0);
+    assert.equal(c.bytes, 50);
+    c.set(b, 1, Buffer.alloc(300)); // larger than the cache: not kept
+    assert.equal(c.has(b, 1), false);
   });
 });
 
@@ -60,12 +73,12 @@ describe('read path caching', () => {
       await s.data.read(ino, 0, 16384, content.length);
       await s.data.read(ino, 16384, 16384, content.length);
       await s.data.whenIdle();
-      for (const chunk of [1, 2]) for (const id of await blockIds(s, ino, chunk)) assert.ok(s.cache.has(id), `chunk ${chunk} prefetched`);
-      for (const chunk of [3, 4, 5]) for (const id of await blockIds(s, ino, chunk)) assert.equal(s.cache.has(id), false, `chunk ${chunk} not yet`);
+      for (const chunk of [1, 2]) for (const id of await blockIds(s, ino, chunk)) assert.equal(await fullyCached(s, id), true, `chunk ${chunk} prefetched`);
+      for (const chunk of [3, 4, 5]) for (const id of await blockIds(s, ino, chunk)) assert.equal((await cachedSegments(s, id)).cached, 0, `chunk ${chunk} not yet`);
       // reading on keeps the window moving
       await s.data.read(ino, CS, CS, content.length);
       await s.data.whenIdle();
-      for (const id of await blockIds(s, ino, 3)) assert.ok(s.cache.has(id), 'chunk 3 prefetched');
+      for (const id of await blockIds(s, ino, 3)) assert.equal(await fullyCached(s, id), true, 'chunk 3 prefetched');
     });
   });
 
@@ -78,7 +91,7 @@ describe('read path caching', () => {
       await s.data.read(ino, 0, 100, 4 * CS);
       await s.data.read(ino, 100, 100, 4 * CS);
       await s.data.whenIdle();
-      for (const id of await blockIds(s, ino, 1)) assert.equal(s.cache.has(id), false);
+      for (const id of await blockIds(s, ino, 1)) assert.equal((await cachedSegments(s, id)).cached, 0);
     });
   });
 });

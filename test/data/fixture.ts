@@ -110,3 +110,13 @@ export async function storedBlocks(s: DataStack): Promise<{ count: number; bytes
   }
   return { count, bytes: total };
 }
+
+/** How many segments of a block the memory cache holds, out of how many it has. */
+export async function cachedSegments(s: DataStack, id: string): Promise<{ cached: number; of: number }> {
+  const record = await s.meta.getBlock(id);
+  if (!record) throw new Error(`block ${id} is not recorded`);
+  const of = s.codec.segmentCount(record.size);
+  let cached = 0;
+  for (let k = 0; k < of; k++) if (s.cache.has(id, k)) cached++;
+  return { cached, of };
+}
