@@ -15,7 +15,8 @@ export function toAttr(s: BigIntStats, ino = Number(s.ino)): InodeAttr {
   const t = (ns: bigint) => ({ sec: Number(ns / NS), nsec: Number(ns % NS) });
   return {
     ino, mode: Number(s.mode), uid: Number(s.uid), gid: Number(s.gid), size: Number(s.size), nlink: Number(s.nlink),
-    rdev: Number(s.rdev), atime: t(s.atimeNs), mtime: t(s.mtimeNs), ctime: t(s.ctimeNs), crtime: t(s.birthtimeNs),
+    rdev: Number(s.rdev), allocated: Number(s.blocks) * 512,
+    atime: t(s.atimeNs), mtime: t(s.mtimeNs), ctime: t(s.ctimeNs), crtime: t(s.birthtimeNs),
   };
 }
 

@@ -14,6 +14,8 @@ export interface PendingState {
   size: number;
   /** Time of the last buffered write (becomes mtime/ctime on commit). */
   mtime: Timespec;
+  /** Bytes buffered (dirty or uploading), for st_blocks before they commit. */
+  bytes: number;
 }
 
 export interface FileData {

@@ -189,7 +189,7 @@ export class WriteBuffer {
   pending(ino: number): PendingState | null {
     const fb = this.files.get(ino);
     if (!fb || (fb.dirtyBytes === 0 && fb.layers.length === 0 && fb.dirty.size === 0)) return null;
-    return { size: Math.max(fb.committedSize, fb.maxEnd), mtime: fb.mtime };
+    return { size: Math.max(fb.committedSize, fb.maxEnd), mtime: fb.mtime, bytes: fb.dirtyBytes + fb.layerBytes };
   }
 
   forgetIfEmpty(fb: FileBuffer): void {

@@ -12,17 +12,21 @@
  *   open flags (we open the new file read-write; the kernel enforces the caller's access mode).
  * - readdir gets no handle or offset: we list the whole directory in pages and hand libfuse all
  *   names at once; opendir only checks that the path is a directory.
- * - With libfuse2's default (no hard_remove), unlinking an open file arrives as a rename to
- *   .fuse_hiddenNNN and an unlink at release, which the VFS handles like any rename.
+ * - Unlinking an open file arrives as libfuse2's rename to .fuse_hiddenNNN (no hard_remove: see
+ *   HidingPathResolver for why); we unlink for real and map the hidden path to the inode.
+ * - fd operations (read, write, flush, fsync, release, ftruncate, fgetattr) work from the fd alone;
+ *   with flag_nullpath_ok (patched fuse-native) libfuse2 passes '' for a file it has no path for.
+ *   Any other operation with path '' answers ENOENT: '' must never resolve (it would walk to the root).
  */
-import { isFsError, toErrno, FsError } from '../errors.js';
+import { errnoOf, isFsError, toErrno, FsError } from '../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import type { Ctx, SetAttr, VfsApi } from '../vfs/types.js';
 import { HandleTable } from './HandleTable.js';
 import { fuseOptionList, type MountOptions } from './mountOptions.js';
 import { MosaicFuse, type FuseOperations } from './MosaicFuse.js';
-import { PathResolver } from './PathResolver.js';
+import { countedUntilExit, fuseStatsEnabled } from './opStats.js';
+import { HidingPathResolver, isHiddenPath } from './HidingPathResolver.js';
 import { direntStat, toFuseStat, toFuseStatfs, type FuseStat } from './stat.js';
 import { decodeUtimensArg } from './utimens.js';
 
@@ -49,15 +53,16 @@ export class FuseNativeAdapter {
   readonly operations: FuseOperations;
   private readonly vfs: VfsApi;
   private readonly ctx: Ctx;
-  private readonly paths: PathResolver;
+  private readonly paths: HidingPathResolver;
   private readonly handles = new HandleTable();
   private readonly fuse: MosaicFuse;
 
   constructor(opts: FuseAdapterOptions) {
     this.vfs = opts.vfs;
     this.ctx = opts.ctx ?? defaultCtx();
-    this.paths = new PathResolver(this.vfs, this.ctx);
-    this.operations = this.buildOperations();
+    this.paths = new HidingPathResolver(this.vfs, this.ctx);
+    const ops = rejectEmptyPaths(this.buildOperations());
+    this.operations = fuseStatsEnabled() ? countedUntilExit(ops) : ops;
     this.fuse = new MosaicFuse(opts.mountpoint, this.operations, fuseOptionList(opts.options));
     if (opts.debug) this.fuse.opts.debug = true;
   }
@@ -81,8 +86,11 @@ export class FuseNativeAdapter {
 
     const ops = {
       getattr,
-      // fuse-native routes fgetattr to getattr(path); the path stays valid for open files (see top).
-      fgetattr: (path: string, _fd: number, cb: ValCb<FuseStat>) => getattr(path, cb),
+      // By handle: an unlinked open file has no path (see top). fd 0 is not ours (opendir answers 0).
+      fgetattr: (path: string, fd: number, cb: ValCb<FuseStat>) => {
+        if (fd === 0) return getattr(path, cb);
+        withHandle(fd, (f) => vfs.getattr(ctx, f.ino)).then((a) => cb(0, toFuseStat(a)), (e) => cb(fail(e, 'fgetattr', path)));
+      },
 
       access: (path: string, mode: number, cb: ErrCb) => {
         done(paths.ino(path).then((ino) => vfs.access(ctx, ino, mode)), cb, 'access', path);
@@ -207,6 +215,7 @@ export class FuseNativeAdapter {
       },
 
       unlink: (path: string, cb: ErrCb) => {
+        if (paths.unhide(path)) return cb(0); // the last release of a hidden file: already unlinked
         done(this.removeName(path, (p, n) => vfs.unlink(ctx, p, n)), cb, 'unlink', path);
       },
 
@@ -215,6 +224,7 @@ export class FuseNativeAdapter {
       },
 
       rename: (src: string, dest: string, cb: ErrCb) => {
+        if (isHiddenPath(dest)) return done(this.hide(src, dest), cb, 'rename', src);
         const work = Promise.all([paths.parentOf(src), paths.parentOf(dest)]).then(async ([a, b]) => {
           try {
             await vfs.rename(ctx, a.parent, a.name, b.parent, b.name, 0);
@@ -269,6 +279,13 @@ export class FuseNativeAdapter {
     }
   }
 
+  /** libfuse2's unlink of an open file, as a rename to a hidden name: unlink now, keep the path. */
+  private async hide(path: string, hiddenPath: string): Promise<void> {
+    const ino = await this.paths.ino(path);
+    await this.removeName(path, (p, n) => this.vfs.unlink(this.ctx, p, n));
+    this.paths.hide(hiddenPath, ino);
+  }
+
   private async setattr(path: string, set: SetAttr): Promise<void> {
     const ino = await this.paths.ino(path);
     await this.vfs.setattr(this.ctx, ino, set);
@@ -301,6 +318,22 @@ export class FuseNativeAdapter {
       return { names, stats };
     });
   }
+}
+
+/** Operations that work from the fd alone, so they accept the '' path of an unlinked open file. */
+const FD_OPERATIONS = new Set(['read', 'write', 'flush', 'fsync', 'release', 'releasedir', 'ftruncate', 'fgetattr']);
+const ENOENT = -errnoOf('ENOENT');
+
+/** Every path-based operation answers ENOENT for path '' (the callback is always the last argument). */
+function rejectEmptyPaths(ops: FuseOperations): FuseOperations {
+  const guarded: Record<string, (...args: unknown[]) => void> = {};
+  for (const [name, fn] of Object.entries(ops) as Array<[string, (...args: unknown[]) => void]>) {
+    guarded[name] = FD_OPERATIONS.has(name) ? fn : (...args: unknown[]) => {
+      if (args[0] !== '') return fn(...args);
+      (args[args.length - 1] as (err: number) => void)(ENOENT);
+    };
+  }
+  return guarded as unknown as FuseOperations;
 }
 
 function defaultCtx(): Ctx {

@@ -37,8 +37,8 @@ export function toFuseStat(a: InodeAttr): FuseStat {
     ino: a.ino,
     rdev: a.rdev,
     blksize: IO_BLOCK_SIZE,
-    // 512-byte units of the logical size: sparse holes are not tracked per file.
-    blocks: Math.ceil(a.size / 512),
+    // 512-byte units of stored data, as kernel file systems report allocated space: holes count nothing.
+    blocks: Math.ceil(a.allocated / 512),
     atime: a.atime.sec * 1000 + Math.floor(a.atime.nsec / 1e6),
     mtime: a.mtime.sec * 1000 + Math.floor(a.mtime.nsec / 1e6),
     ctime: a.ctime.sec * 1000 + Math.floor(a.ctime.nsec / 1e6),

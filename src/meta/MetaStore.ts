@@ -41,6 +41,11 @@ export interface InodeAttr {
   size: number;
   nlink: number;
   rdev: number;
+  /**
+   * Bytes of stored data the inode references: the sum of its slice lengths (overwritten bytes count
+   * until compaction drops them; holes count nothing). 0 for directories and symlinks. st_blocks.
+   */
+  allocated: number;
   atime: Timespec;
   mtime: Timespec;
   ctime: Timespec;

@@ -451,7 +451,9 @@ export class Vfs implements VfsApi {
     if ((attr.mode & S_IFMT) !== S_IFREG) return attr;
     const p = this.data.pending(attr.ino);
     if (!p) return attr;
-    const merged = { ...attr, size: p.size };
+    // allocated: the larger of committed and buffered bytes (not their sum, which double-counts
+    // overwrites), so st_blocks never shrinks while a write is in flight.
+    const merged = { ...attr, size: p.size, allocated: Math.max(attr.allocated, p.bytes) };
     if (compareTime(p.mtime, attr.mtime) > 0) merged.mtime = p.mtime;
     if (compareTime(p.mtime, attr.ctime) > 0) merged.ctime = p.mtime;
     return merged;

@@ -819,6 +819,50 @@ export function metaStoreContract(name: string, factory: () => Promise<MetaStore
         assert.deepEqual(await store.check(), []);
       });
 
+      it('allocated is the sum of slice lengths through commit, truncate, replaceChunk and purge', async () => {
+        const d = await mkdir(ROOT_INO, 'd');
+        const l = await store.create(ROOT_INO, 'l', { mode: S_IFLNK | 0o777, uid: 0, gid: 0, now: tick(), symlinkTarget: 'some/target' });
+        const f = await mkfile(ROOT_INO, 'f');
+        assert.deepEqual([d.allocated, l.allocated, f.allocated], [0, 0, 0]);
+        assert.equal((await store.getattr(ROOT_INO)).allocated, 0);
+        const allocated = async () => (await store.getattr(f.ino)).allocated;
+
+        // A sparse file: size 3 chunks + 100, data 10 + 100 bytes; an overlapping slice counts until compaction.
+        let attr = await store.commitSlices(f.ino, [
+          { chunk: 0, slices: [slice(A, 0, 10)] },
+          { chunk: 3, slices: [slice(B, 0, 100)] },
+        ], [blk(A, 1000), blk(B, 1000)], 3 * chunkSize + 100, tick());
+        assert.equal(attr.allocated, 110, 'commitSlices returns the new figure');
+        assert.equal(await allocated(), 110);
+        attr = await store.commitSlices(f.ino, [{ chunk: 0, slices: [slice(A, 5, 20, 100)] }], [], 0, tick());
+        assert.equal(attr.allocated, 130);
+        assert.deepEqual(await store.check(), []);
+
+        // replaceChunk: new sum minus old sum (here compaction of chunk 0 to one 25-byte slice).
+        assert.equal(await store.replaceChunk(f.ino, 0, 2, [slice(C, 0, 25)], [blk(C, 25)]), true);
+        assert.equal(await allocated(), 125);
+        assert.deepEqual(await store.check(), []);
+
+        // truncate: trims a crossing slice, drops whole chunks; growing adds nothing.
+        attr = await store.truncate(f.ino, 3 * chunkSize + 40, tick());
+        assert.equal(attr.allocated, 65, 'truncate returns the new figure');
+        assert.equal(await allocated(), 65);
+        attr = await store.truncate(f.ino, 20, tick());
+        assert.equal(attr.allocated, 20);
+        attr = await store.truncate(f.ino, 5 * chunkSize, tick());
+        assert.equal(attr.allocated, 20);
+        assert.equal(attr.size, 5 * chunkSize);
+        assert.deepEqual(await store.check(), []);
+
+        // Hard links share the figure; purge of the orphan leaves check() clean.
+        await store.link(f.ino, ROOT_INO, 'f2', tick());
+        assert.equal((await store.lookup(ROOT_INO, 'f2'))?.allocated, 20);
+        await store.unlink(ROOT_INO, 'f', tick());
+        await store.unlink(ROOT_INO, 'f2', tick());
+        await store.purgeInode(f.ino);
+        assert.deepEqual(await store.check(), []);
+      });
+
       it('forgets only unreferenced blocks, lists blocks in pages, finds users of a block', async () => {
         const f = await mkfile(ROOT_INO, 'f');
         const g = await mkfile(ROOT_INO, 'g');

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { VolumeError } from '../../src/errors.js';
 import { ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type MetaStore } from '../../src/meta/MetaStore.js';
 import { DEFAULT_CHUNK_SIZE, SqliteMetaStore } from '../../src/meta/sqlite/SqliteMetaStore.js';
+import { SCHEMA_VERSION } from '../../src/meta/sqlite/schema.js';
 import { metaStoreContract } from '../contract/metaStoreContract.js';
 
 metaStoreContract('SqliteMetaStore', async () => {
@@ -108,7 +109,7 @@ describe('SqliteMetaStore specifics', () => {
   it('refuses a schema newer than it understands', async () => {
     const file = dbFile('future');
     const store = SqliteMetaStore.open(file);
-    assert.equal(await store.getSetting('schema_version'), '1');
+    assert.equal(await store.getSetting('schema_version'), String(SCHEMA_VERSION));
     await store.setSetting('schema_version', '99');
     await store.close();
     assert.throws(() => SqliteMetaStore.open(file), /newer/);

@@ -10,7 +10,7 @@ const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC } = fsc;
 const T = { sec: 1, nsec: 0 };
 
 function fake(mode: number, uid = 1000, gid = 1000): InodeAttr {
-  return { ino: 5, mode, uid, gid, size: 0, nlink: 1, rdev: 0, atime: T, mtime: T, ctime: T, crtime: T };
+  return { ino: 5, mode, uid, gid, size: 0, nlink: 1, rdev: 0, allocated: 0, atime: T, mtime: T, ctime: T, crtime: T };
 }
 
 describe('permission bits (unit)', () => {

@@ -201,7 +201,7 @@ export class SqliteMetaStore implements MetaStore {
       this.s.touchDir.run({ delta: isDir ? 1 : 0, s: now.sec, ns: now.nsec, ino: parent });
       return {
         ino, mode: row.mode, uid: row.uid, gid: row.gid, size: row.size, nlink: row.nlink, rdev: row.rdev,
-        atime: { ...now }, mtime: { ...now }, ctime: { ...now }, crtime: { ...now },
+        allocated: 0, atime: { ...now }, mtime: { ...now }, ctime: { ...now }, crtime: { ...now },
       };
     });
   }
@@ -351,9 +351,9 @@ export class SqliteMetaStore implements MetaStore {
       if (isDirMode(row.mode)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
       if (!isRegMode(row.mode)) throw new FsError('EINVAL', `inode ${ino} is not a regular file`);
       // Also when growing: bytes past the old end must read back as a hole, never as stale data.
-      this.slices.cutFrom(ino, Math.min(size, row.size));
+      const alloc = row.alloc + this.slices.cutFrom(ino, Math.min(size, row.size));
       this.s.setSizeTimes.run({ size, s: now.sec, ns: now.nsec, ino });
-      return toAttr({ ...row, size, mtime_s: now.sec, mtime_ns: now.nsec, ctime_s: now.sec, ctime_ns: now.nsec });
+      return toAttr({ ...row, size, alloc, mtime_s: now.sec, mtime_ns: now.nsec, ctime_s: now.sec, ctime_ns: now.nsec });
     });
   }
 
@@ -436,10 +436,11 @@ export class SqliteMetaStore implements MetaStore {
       const row = this.inode(ino);
       if (!isRegMode(row.mode)) throw new FsError(isDirMode(row.mode) ? 'EISDIR' : 'EINVAL', `inode ${ino} is not a regular file`);
       this.slices.recordBlocks(newBlocks);
-      for (const w of writes) this.slices.append(ino, w);
+      let alloc = row.alloc;
+      for (const w of writes) alloc += this.slices.append(ino, w);
       const size = Math.max(row.size, minSize);
       this.s.setSizeTimes.run({ size, s: mtime.sec, ns: mtime.nsec, ino });
-      return toAttr({ ...row, size, mtime_s: mtime.sec, mtime_ns: mtime.nsec, ctime_s: mtime.sec, ctime_ns: mtime.nsec });
+      return toAttr({ ...row, size, alloc, mtime_s: mtime.sec, mtime_ns: mtime.nsec, ctime_s: mtime.sec, ctime_ns: mtime.nsec });
     });
   }
 

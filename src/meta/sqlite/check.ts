@@ -112,6 +112,11 @@ export function checkSqliteStore(db: Database.Database, chunkSize: number): stri
     (r) => `slices stored for inode ${r.ino}, which is not a live regular file`,
   );
   each(
+    `SELECT i.ino, i.alloc, coalesce((SELECT sum(len) FROM slices s WHERE s.ino = i.ino), 0) AS bytes
+     FROM inodes i WHERE i.alloc != bytes`,
+    (r) => `inode ${r.ino}: alloc ${r.alloc} but its slices hold ${r.bytes} bytes`,
+  );
+  each(
     `SELECT s.ino, s.chunk, s.seq, s.block_id FROM slices s LEFT JOIN blocks b ON b.id = s.block_id
      WHERE b.id IS NULL`,
     (r) => `slice ${r.ino}/${r.chunk}/${r.seq} names unrecorded block ${r.block_id}`,

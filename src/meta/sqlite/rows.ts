@@ -10,6 +10,8 @@ export interface InodeRow {
   size: number;
   nlink: number;
   rdev: number;
+  /** Sum of the inode's slice lengths, kept by SliceTable. */
+  alloc: number;
   atime_s: number;
   atime_ns: number;
   mtime_s: number;
@@ -36,6 +38,7 @@ export function toAttr(r: InodeRow): InodeAttr {
     size: r.size,
     nlink: r.nlink,
     rdev: r.rdev,
+    allocated: r.alloc,
     atime: { sec: r.atime_s, nsec: r.atime_ns },
     mtime: { sec: r.mtime_s, nsec: r.mtime_ns },
     ctime: { sec: r.ctime_s, nsec: r.ctime_ns },

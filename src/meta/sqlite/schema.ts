@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { VolumeError } from '../../errors.js';
 
 /** The schema version this code writes and understands. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const SETTING_SCHEMA_VERSION = 'schema_version';
 
 /**
@@ -60,6 +60,14 @@ const migrations: Array<(db: Database.Database) => void> = [
         refs INTEGER NOT NULL, zero_since INTEGER
       ) WITHOUT ROWID;
       CREATE INDEX blocks_unreferenced ON blocks(zero_since) WHERE zero_since IS NOT NULL;
+    `);
+  },
+  // alloc: bytes the inode's slices reference (st_blocks), kept incrementally by SliceTable.
+  (db) => {
+    db.exec(`
+      ALTER TABLE inodes ADD COLUMN alloc INTEGER NOT NULL DEFAULT 0;
+      UPDATE inodes SET alloc = (SELECT coalesce(sum(len), 0) FROM slices s WHERE s.ino = inodes.ino)
+        WHERE ino IN (SELECT DISTINCT ino FROM slices);
     `);
   },
 ];

@@ -5,8 +5,9 @@ import type { Statements } from './statements.js';
 
 /**
  * The slices and blocks tables of a file's contents, keeping block refs exact: every slice row holds
- * one ref on its block; a block whose refs reach 0 gets zero_since = now. Methods that change rows
- * must run inside the caller's transaction.
+ * one ref on its block; a block whose refs reach 0 gets zero_since = now. The inode's alloc column is
+ * kept equal to the sum of its slice lengths here, by deltas (getattr never scans). Methods that
+ * change rows must run inside the caller's transaction.
  */
 export class SliceTable {
   constructor(private readonly s: Statements, readonly chunkSize: number) {}
@@ -47,10 +48,11 @@ export class SliceTable {
     for (const b of blocks) this.s.insertBlock.run(b.id, b.size, b.storedSize, stamp);
   }
 
-  /** Append slices after the existing ones of a chunk. */
-  append(ino: number, w: ChunkWrite): void {
+  /** Append slices after the existing ones of a chunk. Returns the change of the inode's alloc. */
+  append(ino: number, w: ChunkWrite): number {
     let seq = (this.s.nextSeq.get(ino, w.chunk) as { seq: number }).seq;
     for (const sl of w.slices) this.insert(ino, w.chunk, seq++, sl);
+    return this.addAlloc(ino, sumLen(w.slices));
   }
 
   countChunk(ino: number, chunk: number): number {
@@ -59,26 +61,40 @@ export class SliceTable {
 
   /** Replace the whole slice list of a chunk. */
   replace(ino: number, chunk: number, slices: Slice[]): void {
-    const old = this.s.chunkBlocks.all(ino, chunk) as Array<{ block_id: string; n: number }>;
+    const old = this.s.chunkBlocks.all(ino, chunk) as BlockUse[];
     this.s.deleteChunk.run(ino, chunk);
     // New refs before old ones drop, so a block in both lists never passes through refs 0.
     slices.forEach((sl, seq) => this.insert(ino, chunk, seq, sl));
     const stamp = Date.now();
     for (const r of old) this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
+    this.addAlloc(ino, sumLen(slices) - old.reduce((sum, r) => sum + r.bytes, 0));
   }
 
-  /** Delete or trim every slice of a file past byte `offset`, dropping block refs to match. */
-  cutFrom(ino: number, offset: number): void {
+  /**
+   * Delete or trim every slice of a file past byte `offset`, dropping block refs to match.
+   * Returns the change of the inode's alloc (<= 0).
+   */
+  cutFrom(ino: number, offset: number): number {
     const chunk = Math.floor(offset / this.chunkSize);
     const within = offset - chunk * this.chunkSize;
     const firstWhole = within === 0 ? chunk : chunk + 1;
     const stamp = Date.now();
-    const whole = this.s.blocksFromChunk.all(ino, firstWhole) as Array<{ block_id: string; n: number }>;
+    let freed = 0;
+    const whole = this.s.blocksFromChunk.all(ino, firstWhole) as BlockUse[];
     if (whole.length > 0) {
       this.s.deleteFromChunk.run(ino, firstWhole);
-      for (const r of whole) this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
+      for (const r of whole) {
+        this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
+        freed += r.bytes;
+      }
     }
-    if (within === 0) return;
+    if (within > 0) freed += this.cutChunkAt(ino, chunk, within, stamp);
+    return this.addAlloc(ino, -freed);
+  }
+
+  /** Delete or trim the slices of one chunk past offset `within` in it; returns the bytes they lose. */
+  private cutChunkAt(ino: number, chunk: number, within: number, stamp: number): number {
+    let freed = 0;
     const crossing = this.s.slicesCrossing.all(ino, chunk, within) as Array<{
       seq: number; chunk_off: number; len: number; block_id: string;
     }>;
@@ -86,10 +102,18 @@ export class SliceTable {
       if (r.chunk_off >= within) {
         this.s.deleteSlice.run(ino, chunk, r.seq);
         this.s.dropRefs.run({ id: r.block_id, n: 1, stamp });
+        freed += r.len;
       } else {
         this.s.setSliceLen.run(within - r.chunk_off, ino, chunk, r.seq);
+        freed += r.chunk_off + r.len - within;
       }
     }
+    return freed;
+  }
+
+  private addAlloc(ino: number, delta: number): number {
+    if (delta !== 0) this.s.addAlloc.run(delta, ino);
+    return delta;
   }
 
   private insert(ino: number, chunk: number, seq: number, sl: Slice): void {
@@ -99,4 +123,15 @@ export class SliceTable {
     }
     this.s.insertSlice.run(ino, chunk, seq, sl.chunkOff, sl.len, sl.blockId, sl.blockOff);
   }
+}
+
+/** Slices of one block in a chunk range: how many, and their total length. */
+interface BlockUse {
+  block_id: string;
+  n: number;
+  bytes: number;
+}
+
+function sumLen(slices: Slice[]): number {
+  return slices.reduce((sum, sl) => sum + sl.len, 0);
 }

@@ -22,6 +22,7 @@ export function prepareStatements(db: Database.Database) {
     /** A directory's contents changed: nlink += delta, mtime = ctime = now. */
     touchDir: p(`UPDATE inodes SET nlink = nlink + @delta, mtime_s = @s, mtime_ns = @ns, ctime_s = @s, ctime_ns = @ns
       WHERE ino = @ino`),
+    addAlloc: p('UPDATE inodes SET alloc = alloc + ? WHERE ino = ?'),
     setCtime: p('UPDATE inodes SET ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
     setSizeTimes: p(`UPDATE inodes SET size = @size, mtime_s = @s, mtime_ns = @ns, ctime_s = @s, ctime_ns = @ns
       WHERE ino = @ino`),
@@ -76,9 +77,9 @@ export function prepareStatements(db: Database.Database) {
     insertSlice: p(`INSERT INTO slices (ino, chunk, seq, chunk_off, len, block_id, block_off)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
     countChunk: p('SELECT count(*) AS n FROM slices WHERE ino = ? AND chunk = ?'),
-    chunkBlocks: p('SELECT block_id, count(*) AS n FROM slices WHERE ino = ? AND chunk = ? GROUP BY block_id'),
+    chunkBlocks: p('SELECT block_id, count(*) AS n, sum(len) AS bytes FROM slices WHERE ino = ? AND chunk = ? GROUP BY block_id'),
     deleteChunk: p('DELETE FROM slices WHERE ino = ? AND chunk = ?'),
-    blocksFromChunk: p('SELECT block_id, count(*) AS n FROM slices WHERE ino = ? AND chunk >= ? GROUP BY block_id'),
+    blocksFromChunk: p('SELECT block_id, count(*) AS n, sum(len) AS bytes FROM slices WHERE ino = ? AND chunk >= ? GROUP BY block_id'),
     deleteFromChunk: p('DELETE FROM slices WHERE ino = ? AND chunk >= ?'),
     /** Slices of one chunk that reach past a given offset inside it. */
     slicesCrossing: p(`SELECT seq, chunk_off, len, block_id FROM slices

@@ -13,7 +13,7 @@ import type { InodeAttr } from '../../../src/vfs/types.js';
 /** Expectations below are little-endian hex written out by hand. */
 const hex = (b: Buffer) => b.toString('hex');
 const attr: InodeAttr = {
-  ino: 0x1_0000_0002, mode: S_IFREG | 0o644, uid: 1000, gid: 100, size: 1025, nlink: 2, rdev: 0,
+  ino: 0x1_0000_0002, mode: S_IFREG | 0o644, uid: 1000, gid: 100, size: 1025, nlink: 2, rdev: 0, allocated: 1025,
   atime: { sec: 1, nsec: 2 }, mtime: { sec: -1, nsec: 999_999_999 }, ctime: { sec: 0x1_0000_0000, nsec: 0 }, crtime: { sec: 0, nsec: 0 },
 };
 
