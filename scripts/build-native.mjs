@@ -1,6 +1,6 @@
 // Builds mosaicfs's own FUSE device helper (native/fusedev -> native/fusedev/build/Release/fusedev.node)
-// with the node-gyp that ships inside npm. Run by hand for now (`node scripts/build-native.mjs`);
-// meant for package.json's postinstall. Uses the node headers from npm_config_nodedir when set.
+// with the node-gyp that ships inside npm. Run by `npm ci` as part of postinstall;
+// uses the node headers from npm_config_nodedir when set, else /usr.
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';

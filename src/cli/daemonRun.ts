@@ -17,6 +17,7 @@ import { ChunkedFileData } from '../data/ChunkedFileData.js';
 import { checkCacheDir, DEFAULT_DISK_CACHE_BYTES, DiskCache } from '../data/DiskCache.js';
 import { WrongPassphraseError } from '../errors.js';
 import { FuseNativeAdapter } from '../fuse/FuseNativeAdapter.js';
+import { KernelFuseAdapter } from '../fuse/KernelFuseAdapter.js';
 import { findMount } from '../fuse/mountinfo.js';
 import type { MountOptions } from '../fuse/mountOptions.js';
 import { log } from '../util/log.js';
@@ -59,7 +60,9 @@ interface Running {
 export async function startDaemon(p: DaemonParams): Promise<void> {
   await checkMountpoint(p.mountpoint, p.options.nonempty);
   const running = await openParts(p);
-  const adapter = new FuseNativeAdapter({ vfs: running.vfs, mountpoint: p.mountpoint, options: p.options, debug: process.env.MOSAICFS_FUSE_DEBUG === '1' });
+  const adapter = p.options.binding === 'kernel'
+    ? new KernelFuseAdapter({ vfs: running.vfs, mountpoint: p.mountpoint, options: p.options })
+    : new FuseNativeAdapter({ vfs: running.vfs, mountpoint: p.mountpoint, options: p.options, debug: process.env.MOSAICFS_FUSE_DEBUG === '1' });
   try {
     await withTimeout(adapter.mount(), MOUNT_TIMEOUT_MS, 'the kernel did not answer the FUSE mount');
   } catch (err) {

@@ -5,7 +5,10 @@
  * - default_permissions ON: fuse-native never tells us the caller's uid/gid, so the kernel must
  *   enforce permissions from the attributes we return (`no_default_permissions` turns it off; then
  *   NOTHING is checked, since the VFS only sees root).
- * - attr_timeout=0, for hard links: libfuse2's high-level (path) API gives each name of a
+ * - binding=fuse-native (default) or binding=kernel: which FUSE binding serves the mount. kernel is
+ *   mosaicfs's own (src/fuse/kernel/): inode based, caller identity, ns times, rename flags.
+ * - attr_timeout=0 with fuse-native (1 with binding=kernel, whose real inodes make caching safe),
+ *   for hard links: libfuse2's high-level (path) API gives each name of a
  *   hard-linked file its own kernel inode, so after link(a, b) or a write through b the kernel's
  *   cached attributes of a (nlink, size, mtime) stay stale for attr_timeout, and with them a's page
  *   cache (auto_cache and the kernel invalidate pages only on a size/mtime change they see). The
@@ -19,7 +22,10 @@
  * - auto_cache ON: the page cache survives close/open while size and mtime are unchanged (warm
  *   re-reads ~5x faster); `kernel_cache` keeps it unconditionally, `no_auto_cache` turns it off.
  */
+export type FuseBinding = 'fuse-native' | 'kernel';
+
 export interface MountOptions {
+  binding: FuseBinding;
   allowOther: boolean;
   readonly: boolean;
   defaultPermissions: boolean;
@@ -39,6 +45,7 @@ export interface MountOptions {
 }
 
 export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
+  binding: 'fuse-native' as FuseBinding,
   allowOther: false,
   readonly: false,
   defaultPermissions: true,
@@ -52,6 +59,9 @@ export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
   cacheSize: 64 * 1024 * 1024,
   writeBuffer: 64 * 1024 * 1024,
 });
+
+/** Real inode numbers let the kernel keep one inode per file, so hard links never go stale. */
+const KERNEL_BINDING_ATTR_TIMEOUT = 1;
 
 /** A bad `-o` string. */
 export class MountOptionError extends Error {
@@ -79,6 +89,11 @@ const bytes = (key: 'cacheSize' | 'writeBuffer' | 'diskCacheSize'): Setter => (o
 const ignored: Setter = () => {};
 
 const SETTERS: Record<string, Setter> = {
+  binding: (o, value, name) => {
+    const v = required(value, name);
+    if (v !== 'fuse-native' && v !== 'kernel') throw new MountOptionError(`mount option binding must be fuse-native or kernel, got "${v}"`);
+    o.binding = v;
+  },
   allow_other: flag((o) => { o.allowOther = true; }),
   ro: flag((o) => { o.readonly = true; }),
   rw: flag((o) => { o.readonly = false; }),
@@ -107,6 +122,7 @@ const SETTERS: Record<string, Setter> = {
 /** Parse any number of `-o` strings (later options win). Throws MountOptionError for unknown or bad options. */
 export function parseMountOptions(strings: readonly string[]): MountOptions {
   const opts: MountOptions = { ...DEFAULT_MOUNT_OPTIONS };
+  let attrTimeoutGiven = false;
   for (const s of strings) {
     for (const item of s.split(',')) {
       if (item === '') continue;
@@ -117,14 +133,17 @@ export function parseMountOptions(strings: readonly string[]): MountOptions {
       const set = Object.hasOwn(SETTERS, name) ? SETTERS[name] : undefined;
       if (!set) throw new MountOptionError(`unknown mount option "${name}" (known: ${Object.keys(SETTERS).filter((k) => SETTERS[k] !== ignored).join(', ')})`);
       set(opts, value, name);
+      if (name === 'attr_timeout') attrTimeoutGiven = true;
     }
   }
+  if (opts.binding === 'kernel' && !attrTimeoutGiven) opts.attrTimeout = KERNEL_BINDING_ATTR_TIMEOUT;
   return opts;
 }
 
 /** The option string to hand a re-executed daemon so it parses to the same options. */
 export function formatMountOptions(o: MountOptions): string {
   const parts = [
+    `binding=${o.binding}`,
     o.allowOther && 'allow_other',
     o.readonly && 'ro',
     o.defaultPermissions ? 'default_permissions' : 'no_default_permissions',

@@ -125,7 +125,7 @@ export function encodeOutHeader(len: number, error: number, unique: bigint): Buf
 export function writeAttr(buf: Buffer, off: number, a: InodeAttr, blksize: number): void {
   writeU64(buf, a.ino, off);
   writeU64(buf, a.size, off + 8);
-  writeU64(buf, Math.ceil(a.size / 512), off + 16); // 512-byte units of the logical size
+  writeU64(buf, Math.ceil(a.allocated / 512), off + 16); // 512-byte units of the stored bytes (holes cost nothing)
   writeI64(buf, a.atime.sec, off + 24);
   writeI64(buf, a.mtime.sec, off + 32);
   writeI64(buf, a.ctime.sec, off + 40);
