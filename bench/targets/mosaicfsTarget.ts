@@ -9,8 +9,8 @@ import type { Target } from './Target.js';
 const PASSPHRASE = 'mosaicfs-bench-passphrase';
 
 export class MosaicfsTarget implements Target {
-  readonly label = 'mosaicfs';
-  readonly description = 'mosaicfs init + mount (background daemon) of a fresh volume on the local disk, default options';
+  readonly label: string;
+  readonly description: string;
   private tempDir = '';
   private volumeDir = '';
   private mountPoint = '';
@@ -18,7 +18,13 @@ export class MosaicfsTarget implements Target {
   private readonly bin = path.join(repoRoot, 'bin', 'mosaicfs.js');
   private readonly env = { ...process.env, MOSAICFS_PASSPHRASE: PASSPHRASE };
 
-  constructor(private readonly workRoot: string) {}
+  /** binding: which FUSE binding serves the mount (`-o binding=...`); the default target uses the default. */
+  constructor(private readonly workRoot: string, private readonly binding?: 'kernel') {
+    this.label = binding ? `mosaicfs-${binding}` : 'mosaicfs';
+    this.description = binding
+      ? `mosaicfs init + mount -o binding=${binding} (our own FUSE binding) of a fresh volume on the local disk`
+      : 'mosaicfs init + mount (background daemon) of a fresh volume on the local disk, default options';
+  }
 
   /** Why mosaicfs cannot be measured yet, or undefined if its CLI is built. */
   static unavailableReason(): string | undefined {
@@ -44,7 +50,7 @@ export class MosaicfsTarget implements Target {
 
   private async mount(): Promise<void> {
     try {
-      await this.cli(['mount', this.volumeDir, this.mountPoint]);
+      await this.cli(['mount', ...(this.binding ? ['-o', `binding=${this.binding}`] : []), this.volumeDir, this.mountPoint]);
       await waitFor('mosaicfs mount', () => mountedAt(this.mountPoint) !== undefined, 20_000);
     } catch (e) {
       throw new Error(`${(e as Error).message}\nmount.log: ${tailFile(path.join(this.volumeDir, 'mount.log'), 800)}`);
