@@ -25,8 +25,8 @@ function makeTarget(name: TargetName, workRoot: string): Target {
       return new LocalTarget(workRoot);
     case 'mosaicfs':
       return new MosaicfsTarget(workRoot);
-    case 'mosaicfs-kernel':
-      return new MosaicfsTarget(workRoot, 'kernel');
+    case 'mosaicfs-fuse-native':
+      return new MosaicfsTarget(workRoot, 'fuse-native');
     case 'rclone':
       return new RcloneTarget(workRoot, 'off');
     case 'sshfs':

@@ -18,12 +18,12 @@ export class MosaicfsTarget implements Target {
   private readonly bin = path.join(repoRoot, 'bin', 'mosaicfs.js');
   private readonly env = { ...process.env, MOSAICFS_PASSPHRASE: PASSPHRASE };
 
-  /** binding: which FUSE binding serves the mount (`-o binding=...`); the default target uses the default. */
-  constructor(private readonly workRoot: string, private readonly binding?: 'kernel') {
+  /** binding: which FUSE binding serves the mount (`-o binding=...`); the default target uses the default (kernel). */
+  constructor(private readonly workRoot: string, private readonly binding?: 'fuse-native') {
     this.label = binding ? `mosaicfs-${binding}` : 'mosaicfs';
     this.description = binding
-      ? `mosaicfs init + mount -o binding=${binding} (our own FUSE binding) of a fresh volume on the local disk`
-      : 'mosaicfs init + mount (background daemon) of a fresh volume on the local disk, default options';
+      ? `mosaicfs init + mount -o binding=${binding} of a fresh volume on the local disk`
+      : 'mosaicfs init + mount (background daemon, our own FUSE binding) of a fresh volume on the local disk, default options';
   }
 
   /** Why mosaicfs cannot be measured yet, or undefined if its CLI is built. */

@@ -5,10 +5,11 @@
  * - default_permissions ON: fuse-native never tells us the caller's uid/gid, so the kernel must
  *   enforce permissions from the attributes we return (`no_default_permissions` turns it off; then
  *   NOTHING is checked, since the VFS only sees root).
- * - binding=fuse-native (default) or binding=kernel: which FUSE binding serves the mount. kernel is
+ * - binding=kernel (default) or binding=fuse-native: which FUSE binding serves the mount. kernel is
  *   mosaicfs's own (src/fuse/kernel/): inode based, caller identity, ns times, rename flags.
- * - attr_timeout=0 with fuse-native (1 with binding=kernel, whose real inodes make caching safe),
- *   for hard links: libfuse2's high-level (path) API gives each name of a
+ * - attr_timeout=1 with the kernel binding (real inode numbers: one kernel inode per file, so hard
+ *   links never go stale). With binding=fuse-native the default is attr_timeout=0, for hard links:
+ *   libfuse2's high-level (path) API gives each name of a
  *   hard-linked file its own kernel inode, so after link(a, b) or a write through b the kernel's
  *   cached attributes of a (nlink, size, mtime) stay stale for attr_timeout, and with them a's page
  *   cache (auto_cache and the kernel invalidate pages only on a size/mtime change they see). The
@@ -45,11 +46,11 @@ export interface MountOptions {
 }
 
 export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
-  binding: 'fuse-native' as FuseBinding,
+  binding: 'kernel' as FuseBinding,
   allowOther: false,
   readonly: false,
   defaultPermissions: true,
-  attrTimeout: 0,
+  attrTimeout: 1,
   entryTimeout: 1,
   negativeTimeout: 0,
   kernelCache: false,
@@ -60,8 +61,8 @@ export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
   writeBuffer: 64 * 1024 * 1024,
 });
 
-/** Real inode numbers let the kernel keep one inode per file, so hard links never go stale. */
-const KERNEL_BINDING_ATTR_TIMEOUT = 1;
+/** libfuse2's path API gives each name of a hard link its own kernel inode: no attribute cache (see above). */
+const FUSE_NATIVE_ATTR_TIMEOUT = 0;
 
 /** A bad `-o` string. */
 export class MountOptionError extends Error {
@@ -136,7 +137,7 @@ export function parseMountOptions(strings: readonly string[]): MountOptions {
       if (name === 'attr_timeout') attrTimeoutGiven = true;
     }
   }
-  if (opts.binding === 'kernel' && !attrTimeoutGiven) opts.attrTimeout = KERNEL_BINDING_ATTR_TIMEOUT;
+  if (opts.binding === 'fuse-native' && !attrTimeoutGiven) opts.attrTimeout = FUSE_NATIVE_ATTR_TIMEOUT;
   return opts;
 }
 

@@ -109,7 +109,7 @@ describe('mosaicfs mount (real FUSE mounts)', { timeout: 300_000 }, () => {
     assert.ok(st.blocks > 0 && st.bsize > 0, 'statfs reports real figures');
   });
 
-  it('utimens keeps atime and mtime apart, and honours UTIME_OMIT / UTIME_NOW (patched fuse-native)', async () => {
+  it('utimens keeps atime and mtime apart, and honours UTIME_OMIT / UTIME_NOW', async () => {
     const f = path.join(mnt, 'times.txt');
     await fs.writeFile(f, 'x');
     const atime = new Date('2001-02-03T04:05:06.750Z'); // binary-exact fractions: utimes goes through a double

@@ -6,11 +6,11 @@ import {
 import { parseMountinfo } from '../../src/fuse/mountinfo.js';
 
 describe('mount options', () => {
-  it('defaults: fuse-native binding, default_permissions on, no attr cache (hard links), 1 s entry cache, no negative cache, auto_cache, no disk cache', () => {
+  it('defaults: our own kernel binding, default_permissions on, 1 s attr/entry cache, no negative cache, auto_cache, no disk cache', () => {
     const o = parseMountOptions([]);
     assert.deepEqual(o, { ...DEFAULT_MOUNT_OPTIONS });
-    assert.equal(o.binding, 'fuse-native');
-    assert.equal(o.attrTimeout, 0);
+    assert.equal(o.binding, 'kernel');
+    assert.equal(o.attrTimeout, 1);
     assert.equal(o.entryTimeout, 1);
     assert.equal(o.defaultPermissions, true);
     assert.equal(o.negativeTimeout, 0);
@@ -67,12 +67,12 @@ describe('mount options', () => {
     assert.throws(() => parseMountOptions(['fsname=a b']), /fsname/);
   });
 
-  it('binding=kernel selects our own binding, with a 1 s attr cache unless attr_timeout is given', () => {
-    assert.equal(parseMountOptions(['binding=kernel']).binding, 'kernel');
-    assert.equal(parseMountOptions(['binding=kernel']).attrTimeout, 1);
-    assert.equal(parseMountOptions(['attr_timeout=0,binding=kernel']).attrTimeout, 0);
+  it('binding=fuse-native selects fuse-native, with no attr cache unless attr_timeout is given (hard links)', () => {
+    assert.equal(parseMountOptions(['binding=fuse-native']).binding, 'fuse-native');
     assert.equal(parseMountOptions(['binding=fuse-native']).attrTimeout, 0);
-    const k = parseMountOptions(['binding=kernel,attr_timeout=3']);
+    assert.equal(parseMountOptions(['attr_timeout=2,binding=fuse-native']).attrTimeout, 2);
+    assert.equal(parseMountOptions(['binding=kernel']).attrTimeout, 1);
+    const k = parseMountOptions(['binding=fuse-native,attr_timeout=3']);
     assert.deepEqual(parseMountOptions([formatMountOptions(k)]), k);
     assert.throws(() => parseMountOptions(['binding=libfuse3']), (e: unknown) => e instanceof MountOptionError && /fuse-native or kernel/.test(e.message));
   });
