@@ -117,9 +117,22 @@ interface ReadAheadState {
   next: number;
   /** Last chunk already prefetched. */
   prefetchedTo: number;
+  /** Reads in a row that continued the previous one (within SEQUENTIAL_WINDOW). */
+  streak: number;
 }
 
 const MAX_READ_AHEAD_STATES = 4096;
+/**
+ * How far a read may start from where the previous one ended and still continue it: the kernel's
+ * read-ahead has up to max_readahead (1 MiB) of requests in flight, which complete out of order.
+ */
+const SEQUENTIAL_WINDOW = 2 * 1024 * 1024;
+/**
+ * Continuing reads needed before whole chunks are prefetched (a read at offset 0 starts a reader at
+ * once). One read landing near the previous by chance must not cost megabytes of fetching and
+ * decryption: a random 4 KiB reader would otherwise pay for it on a few percent of its reads.
+ */
+const SEQUENTIAL_STREAK = 2;
 
 export class ChunkedFileData implements FileData {
   private readonly meta: MetaStore;
@@ -239,16 +252,16 @@ export class ChunkedFileData implements FileData {
     if (this.readAheadChunks <= 0) return;
     const cs = this.chunkSize;
     let ra = this.readAhead.get(ino);
-    // Kernel read-ahead issues concurrent requests that may arrive slightly out of order.
-    const sequential = offset === 0 || (ra !== undefined && Math.abs(offset - ra.next) <= cs);
+    const continues = ra !== undefined && Math.abs(offset - ra.next) <= SEQUENTIAL_WINDOW;
     const current = Math.floor((end - 1) / cs);
     if (!ra) {
       if (this.readAhead.size >= MAX_READ_AHEAD_STATES) this.readAhead.delete(this.readAhead.keys().next().value as number);
-      ra = { next: end, prefetchedTo: current - 1 };
+      ra = { next: end, prefetchedTo: current - 1, streak: 0 };
       this.readAhead.set(ino, ra);
     }
     ra.next = end;
-    if (!sequential) {
+    ra.streak = offset === 0 ? SEQUENTIAL_STREAK : continues ? ra.streak + 1 : 0;
+    if (ra.streak < SEQUENTIAL_STREAK) {
       ra.prefetchedTo = current - 1;
       return;
     }
@@ -461,6 +474,9 @@ export class ChunkedFileData implements FileData {
       const base = layer.chunk * this.chunkSize;
       const slices: Slice[] = live.map((e) => ({ chunkOff: e.off, len: e.len, blockId: lease.block.id, blockOff: e.blockOff }));
       const minSize = base + Math.max(...live.map((e) => e.off + e.len));
+      // Slices never reach past the committed size, so a chunk starting at or beyond it is empty:
+      // one slice committed there leaves nothing to compact (small new files skip a query and a task).
+      const soleSlice = slices.length === 1 && fb.committedSize <= base;
       try {
         const attr = await this.meta.commitSlices(fb.ino, [{ chunk: layer.chunk, slices }], [lease.block], minSize, layer.mtime);
         fb.committedSize = attr.size;
@@ -472,7 +488,7 @@ export class ChunkedFileData implements FileData {
       } finally {
         this.sliceCache.invalidate(fb.ino, layer.chunk);
       }
-      this.scheduleCompaction(fb.ino, layer.chunk);
+      if (!soleSlice) this.scheduleCompaction(fb.ino, layer.chunk);
     }
     // Uploaded but fully truncated away: the block stays unrecorded in the store (fsck reports such orphans).
     this.buffer.shiftLayer(fb);

@@ -220,6 +220,12 @@ export class FuseNativeAdapter {
       },
 
       rmdir: (path: string, cb: ErrCb) => {
+        // libfuse2's high-level API reaches an open-unlinked file only through its hidden path; once
+        // the folder holding that path is gone, libfuse answers ENOENT to every read/write/fstat of
+        // the still-open file without asking us. So a folder holding one is not empty here (as with
+        // stock libfuse2 file systems such as sshfs): open files keep working. Our own binding has
+        // no such limit.
+        if (paths.holdsHidden(path)) return cb(-toErrno(new FsError('ENOTEMPTY', 'holds an open, unlinked file')));
         done(this.removeName(path, (p, n) => vfs.rmdir(ctx, p, n)), cb, 'rmdir', path);
       },
 

@@ -33,6 +33,13 @@ export class HidingPathResolver extends PathResolver {
     this.hidden.set(path, ino);
   }
 
+  /** Does the folder at `dir` directly hold a hidden (open, unlinked) file? */
+  holdsHidden(dir: string): boolean {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    for (const p of this.hidden.keys()) if (p.startsWith(prefix) && !p.slice(prefix.length).includes('/')) return true;
+    return false;
+  }
+
   /** Forget a hidden path; false if it was not one. */
   unhide(path: string): boolean {
     return this.hidden.delete(path);

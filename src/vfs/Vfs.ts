@@ -57,6 +57,8 @@ export class Vfs implements VfsApi {
   private readonly handles = new HandleTable();
   /** Serialises size-dependent file changes (appends, truncates, fallocate) per inode. */
   private readonly fileLocks = new KeyedMutex<number>();
+  /** Inodes whose nlink reached 0 while a handle held them: purged when the last holder lets go. */
+  private readonly heldUnlinked = new Set<number>();
 
   constructor(opts: VfsOptions) {
     this.meta = opts.meta;
@@ -242,7 +244,7 @@ export class Vfs implements VfsApi {
   // ---- files ----
 
   open(ctx: Ctx, ino: number, flags: number): Promise<OpenResult> {
-    return this.op('open', () => this.openInode(ctx, ino, flags, false));
+    return this.op('open', () => this.openInode(ctx, ino, flags, null));
   }
 
   create(ctx: Ctx, parent: number, name: string, mode: number, flags: number): Promise<OpenResult> {
@@ -265,7 +267,7 @@ export class Vfs implements VfsApi {
         if (!raced) throw err;
         return this.openExisting(ctx, raced, flags, exclusive);
       }
-      return this.openInode(ctx, attr.ino, flags, true);
+      return this.openInode(ctx, attr.ino, flags, attr);
     });
   }
 
@@ -495,19 +497,20 @@ export class Vfs implements VfsApi {
   private async openExisting(ctx: Ctx, attr: InodeAttr, flags: number, exclusive: boolean): Promise<OpenResult> {
     if (exclusive) throw new FsError('EEXIST', `inode ${attr.ino} exists`);
     if (isDir(attr)) throw new FsError('EISDIR', `inode ${attr.ino} is a directory`);
-    return this.openInode(ctx, attr.ino, flags, false);
+    return this.openInode(ctx, attr.ino, flags, null);
   }
 
   /**
-   * Open an inode: access checks (skipped for a file this call just created), O_TRUNC, a handle.
+   * Open an inode: access checks (skipped for a file this call just created: `created` is its
+   * attributes, fresh from the MetaStore, with nothing buffered yet), O_TRUNC, a handle.
    * The inode is held before anything is awaited, so an unlink racing the open keeps it alive.
    */
-  private async openInode(ctx: Ctx, ino: number, flags: number, created: boolean): Promise<OpenResult> {
+  private async openInode(ctx: Ctx, ino: number, flags: number, created: InodeAttr | null): Promise<OpenResult> {
     const { readable, writable } = handleModeOf(flags);
     const trunc = (flags & fsc.O_TRUNC) !== 0;
     this.handles.hold(ino);
     try {
-      let attr = await this.attrOf(ino);
+      let attr = created ?? (await this.attrOf(ino));
       const type = attr.mode & S_IFMT;
       if (type === S_IFLNK) throw new FsError('ELOOP', `inode ${ino} is a symlink`);
       if (type === S_IFDIR && (writable || trunc)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
@@ -560,14 +563,20 @@ export class Vfs implements VfsApi {
     }
   }
 
-  /** Drop one holder of an inode; the last one out purges it if it is unlinked. */
+  /** Drop one holder of an inode; the last one out purges it if it was unlinked while held. */
   private async releaseHold(ino: number): Promise<void> {
-    if (this.handles.unhold(ino) === 0) await this.purgeIfUnused(ino);
+    if (this.handles.unhold(ino) === 0 && this.heldUnlinked.delete(ino)) await this.purgeIfUnused(ino);
   }
 
-  /** Purge an inode with nlink 0 that no handle holds (metadata, slices, buffered data). */
+  /**
+   * Purge an inode with nlink 0 that no handle holds (metadata, slices, buffered data). A held one
+   * is remembered, so its last releaseHold() purges it (and other releases need no metadata read).
+   */
   private async purgeIfUnused(ino: number): Promise<void> {
-    if (this.handles.isHeld(ino)) return;
+    if (this.handles.isHeld(ino)) {
+      this.heldUnlinked.add(ino);
+      return;
+    }
     let attr: InodeAttr;
     try {
       attr = await this.meta.getattr(ino);
@@ -575,7 +584,11 @@ export class Vfs implements VfsApi {
       if (err instanceof FsError && err.code === 'ENOENT') return;
       throw err;
     }
-    if (attr.nlink !== 0 || this.handles.isHeld(ino)) return;
+    if (attr.nlink !== 0) return;
+    if (this.handles.isHeld(ino)) {
+      this.heldUnlinked.add(ino);
+      return;
+    }
     try {
       await this.meta.purgeInode(ino);
     } catch (err) {

@@ -68,14 +68,30 @@ function compareObservations(mnt: Map<string, string>, ref: Map<string, string>)
   return diffs;
 }
 
-/** Which binding serves the mount, how to mount it, and whether its times carry nanoseconds. */
-interface Variant { title: string; mountArgs: string[]; nsTimes: boolean; runs: number }
+/**
+ * Which binding serves the mount, how to mount it, whether its times carry nanoseconds, and which
+ * sequences it cannot run for a documented reason of the binding (never of mosaicfs).
+ */
+interface Variant { title: string; mountArgs: string[]; nsTimes: boolean; runs: number; cannotRun?: (ops: Op[]) => boolean }
+
+/**
+ * libfuse2's high-level (path) API reaches an open, unlinked file only by its hidden path, so the
+ * fuse-native adapter refuses rmdir of a folder holding one (ENOTEMPTY, as stock libfuse2 file systems
+ * do) rather than let the open file break; the host removes the folder. Conservatively: any sequence
+ * that opens, then unlinks, then rmdirs.
+ */
+function rmdirAfterUnlinkWhileOpen(ops: Op[]): boolean {
+  const open = ops.findIndex((o) => o.k === 'open');
+  if (open < 0) return false;
+  const unlink = ops.findIndex((o, i) => i > open && o.k === 'unlink');
+  return unlink >= 0 && ops.some((o, i) => i > unlink && o.k === 'rmdir');
+}
 
 const VARIANTS: Variant[] = [
   // Our own binding (the default): real inode numbers (hard links cache safely) and nanosecond times.
   { title: 'own kernel binding (default)', mountArgs: [], nsTimes: true, runs: RUNS },
   // fuse-native (libfuse2): ms times; its default attr_timeout=0 keeps hard links coherent.
-  { title: 'fuse-native binding (-o binding=fuse-native)', mountArgs: ['-o', 'binding=fuse-native'], nsTimes: false, runs: Math.max(50, Math.floor(RUNS / 2)) },
+  { title: 'fuse-native binding (-o binding=fuse-native)', mountArgs: ['-o', 'binding=fuse-native'], nsTimes: false, runs: Math.max(50, Math.floor(RUNS / 2)), cannotRun: rmdirAfterUnlinkWhileOpen },
 ];
 
 for (const variant of VARIANTS) describe(`differential POSIX: mount vs host folder, ${variant.title}`, () => {
@@ -142,6 +158,7 @@ for (const variant of VARIANTS) describe(`differential POSIX: mount vs host fold
     const started = Date.now();
     const details = await fc.check(
       fc.asyncProperty(sequenceArbitrary(withXattr), async (ops) => {
+        fc.pre(!variant.cannotRun?.(ops));
         await runSequence(ops);
         passed++;
       }),

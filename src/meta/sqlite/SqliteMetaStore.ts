@@ -12,7 +12,7 @@ import {
 } from '../MetaStore.js';
 import { LINK_MAX, validateName, validateSymlinkTarget } from '../names.js';
 import { checkSqliteStore } from './check.js';
-import { checkTimespec, isDirMode, isRegMode, toAttr, type BlockRow, type InodeRow } from './rows.js';
+import { checkTimespec, inodeRow, isDirMode, isRegMode, toAttr, type BlockRow, type InodeRow } from './rows.js';
 import { migrate } from './schema.js';
 import { SliceTable } from './sliceTable.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -122,14 +122,14 @@ export class SqliteMetaStore implements MetaStore {
 
   async lookup(parent: number, name: string): Promise<InodeAttr | null> {
     validateName(name);
-    const row = this.s.lookup.get(parent, name) as InodeRow | undefined;
+    const row = inodeRow(this.s.lookup.get(parent, name));
     if (row) return toAttr(row);
-    this.dir(parent);
+    this.assertDir(parent);
     return null;
   }
 
   async pathOf(ino: number): Promise<string | null> {
-    this.inode(ino);
+    this.assertInode(ino);
     const names: string[] = [];
     for (let cur = ino; cur !== ROOT_INO; ) {
       const e = this.s.oneEntryOf.get(cur) as { parent: number; name: string } | undefined;
@@ -161,7 +161,7 @@ export class SqliteMetaStore implements MetaStore {
   async readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
     if (!Number.isInteger(limit) || limit < 1) throw new FsError('EINVAL', `readdir limit ${limit}`);
     const after = cursor === null ? '' : decodeCursor(cursor);
-    this.dir(dir);
+    this.assertDir(dir);
     const rows = this.s.readdir.all(dir, after, limit + 1) as Array<{ name: string; ino: number; mode: number }>;
     const more = rows.length > limit;
     if (more) rows.pop();
@@ -212,7 +212,7 @@ export class SqliteMetaStore implements MetaStore {
     return this.write(() => {
       const node = this.inode(ino);
       if (node.nlink === 0) throw new FsError('ENOENT', `inode ${ino} has been unlinked`);
-      this.dir(newParent);
+      this.assertDir(newParent);
       if (this.s.lookup.get(newParent, newName)) throw new FsError('EEXIST', `${JSON.stringify(newName)} exists`);
       if (isDirMode(node.mode)) throw new FsError('EPERM', 'hard links to directories are not allowed');
       if (node.nlink >= LINK_MAX) throw new FsError('EMLINK', `inode ${ino} has ${node.nlink} links`);
@@ -263,9 +263,9 @@ export class SqliteMetaStore implements MetaStore {
     return this.write(() => {
       const parentRow = this.dir(parent);
       const newParentRow = newParent === parent ? parentRow : this.dir(newParent);
-      const src = this.s.lookup.get(parent, name) as InodeRow | undefined;
+      const src = inodeRow(this.s.lookup.get(parent, name));
       if (!src) throw new FsError('ENOENT', `${JSON.stringify(name)} does not exist`);
-      const dst = this.s.lookup.get(newParent, newName) as InodeRow | undefined;
+      const dst = inodeRow(this.s.lookup.get(newParent, newName));
       if (dst && (flags & RENAME_NOREPLACE)) throw new FsError('EEXIST', `${JSON.stringify(newName)} exists`);
       if (!dst && exchange) throw new FsError('ENOENT', `${JSON.stringify(newName)} does not exist`);
       const srcIsDir = isDirMode(src.mode);
@@ -364,7 +364,7 @@ export class SqliteMetaStore implements MetaStore {
   /** Idempotent: an inode that is already gone is not an error. EINVAL if it still has links. */
   async purgeInode(ino: number): Promise<void> {
     this.write(() => {
-      const row = this.s.getInode.get(ino) as InodeRow | undefined;
+      const row = inodeRow(this.s.getInode.get(ino));
       if (!row) return;
       if (row.nlink > 0) throw new FsError('EINVAL', `inode ${ino} still has ${row.nlink} links`);
       this.slices.cutFrom(ino, 0);
@@ -379,7 +379,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async getxattr(ino: number, name: string): Promise<Buffer> {
     checkXattrName(name);
-    this.inode(ino);
+    this.assertInode(ino);
     const row = this.s.getXattr.get(ino, name) as { value: Buffer } | undefined;
     if (!row) throw new FsError('ENODATA', `no xattr ${JSON.stringify(name)}`);
     return row.value;
@@ -393,7 +393,7 @@ export class SqliteMetaStore implements MetaStore {
     }
     if (value.length > XATTR_SIZE_MAX) throw new FsError('E2BIG', `xattr value of ${value.length} bytes`);
     this.write(() => {
-      this.inode(ino);
+      this.assertInode(ino);
       const exists = this.s.getXattr.get(ino, name) !== undefined;
       if (exists && (flags & XATTR_CREATE)) throw new FsError('EEXIST', `xattr ${JSON.stringify(name)} exists`);
       if (!exists && (flags & XATTR_REPLACE)) throw new FsError('ENODATA', `no xattr ${JSON.stringify(name)}`);
@@ -403,7 +403,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async listxattr(ino: number): Promise<string[]> {
-    this.inode(ino);
+    this.assertInode(ino);
     return (this.s.listXattrs.all(ino) as Array<{ name: string }>).map((r) => r.name);
   }
 
@@ -411,7 +411,7 @@ export class SqliteMetaStore implements MetaStore {
     checkXattrName(name);
     checkTimespec(now, 'now');
     this.write(() => {
-      this.inode(ino);
+      this.assertInode(ino);
       if (this.s.deleteXattr.run(ino, name).changes === 0) {
         throw new FsError('ENODATA', `no xattr ${JSON.stringify(name)}`);
       }
@@ -422,7 +422,7 @@ export class SqliteMetaStore implements MetaStore {
   // ---- file contents: slices and blocks ----
 
   async readChunks(ino: number, first: number, last: number): Promise<Map<number, Slice[]>> {
-    this.inode(ino);
+    this.assertInode(ino);
     return this.slices.read(ino, first, last);
   }
 
@@ -500,7 +500,7 @@ export class SqliteMetaStore implements MetaStore {
   // ---- helpers (run inside a transaction where they change things) ----
 
   private inode(ino: number): InodeRow {
-    const row = this.s.getInode.get(ino) as InodeRow | undefined;
+    const row = inodeRow(this.s.getInode.get(ino));
     if (!row) throw new FsError('ENOENT', `no inode ${ino}`);
     return row;
   }
@@ -511,10 +511,22 @@ export class SqliteMetaStore implements MetaStore {
     return row;
   }
 
+  /** inode() when only the check matters: reads one column, not the row. */
+  private assertInode(ino: number): number {
+    const mode = this.s.getMode.get(ino) as number | undefined;
+    if (mode === undefined) throw new FsError('ENOENT', `no inode ${ino}`);
+    return mode;
+  }
+
+  /** dir() when only the check matters. */
+  private assertDir(ino: number): void {
+    if (!isDirMode(this.assertInode(ino))) throw new FsError('ENOTDIR', `inode ${ino} is not a directory`);
+  }
+
   private child(parent: number, name: string): InodeRow {
-    const row = this.s.lookup.get(parent, name) as InodeRow | undefined;
+    const row = inodeRow(this.s.lookup.get(parent, name));
     if (row) return row;
-    this.dir(parent);
+    this.assertDir(parent);
     throw new FsError('ENOENT', `${JSON.stringify(name)} does not exist`);
   }
 

@@ -22,6 +22,26 @@ export interface InodeRow {
   crtime_ns: number;
 }
 
+/**
+ * The inodes columns, in the order inodeRow() reads them. Hot statements fetch inodes as raw arrays:
+ * better-sqlite3 builds a row object property by property, which costs more than the query itself.
+ */
+export const INODE_COLUMNS = [
+  'ino', 'mode', 'uid', 'gid', 'size', 'nlink', 'rdev', 'alloc',
+  'atime_s', 'atime_ns', 'mtime_s', 'mtime_ns', 'ctime_s', 'ctime_ns', 'crtime_s', 'crtime_ns',
+] as const;
+
+/** A raw inodes row (INODE_COLUMNS order) as an InodeRow; undefined stays undefined. */
+export function inodeRow(raw: unknown): InodeRow | undefined {
+  if (raw === undefined) return undefined;
+  const v = raw as number[];
+  return {
+    ino: v[0], mode: v[1], uid: v[2], gid: v[3], size: v[4], nlink: v[5], rdev: v[6], alloc: v[7],
+    atime_s: v[8], atime_ns: v[9], mtime_s: v[10], mtime_ns: v[11],
+    ctime_s: v[12], ctime_ns: v[13], crtime_s: v[14], crtime_ns: v[15],
+  };
+}
+
 export interface BlockRow {
   id: string;
   size: number;

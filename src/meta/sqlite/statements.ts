@@ -1,4 +1,7 @@
 import type Database from 'better-sqlite3';
+import { INODE_COLUMNS } from './rows.js';
+
+const inodeColumns = (alias: string) => INODE_COLUMNS.map((c) => `${alias}${c}`).join(', ');
 
 /** Every statement the store runs on its hot paths, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
@@ -9,7 +12,9 @@ export function prepareStatements(db: Database.Database) {
     setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
 
     // inodes
-    getInode: p('SELECT * FROM inodes WHERE ino = ?'),
+    /** Raw: read through inodeRow() (rows.ts). */
+    getInode: p(`SELECT ${inodeColumns('')} FROM inodes WHERE ino = ?`).raw(true),
+    getMode: p('SELECT mode FROM inodes WHERE ino = ?').pluck(),
     insertInode: p(`INSERT INTO inodes (ino, mode, uid, gid, size, nlink, rdev,
         atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, crtime_s, crtime_ns)
       VALUES (@ino, @mode, @uid, @gid, @size, @nlink, @rdev,
@@ -30,7 +35,8 @@ export function prepareStatements(db: Database.Database) {
     orphans: p('SELECT ino FROM inodes WHERE nlink = 0 ORDER BY ino'),
 
     // entries
-    lookup: p('SELECT i.* FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?'),
+    /** Raw: read through inodeRow() (rows.ts). */
+    lookup: p(`SELECT ${inodeColumns('i.')} FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?`).raw(true),
     insertEntry: p('INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)'),
     deleteEntry: p('DELETE FROM entries WHERE parent = ? AND name = ?'),
     moveEntry: p('UPDATE entries SET parent = ?, name = ? WHERE parent = ? AND name = ?'),
