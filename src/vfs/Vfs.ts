@@ -456,7 +456,9 @@ export class Vfs implements VfsApi {
     // allocated: the larger of committed and buffered bytes (not their sum, which double-counts
     // overwrites), so st_blocks never shrinks while a write is in flight.
     const merged = { ...attr, size: p.size, allocated: Math.max(attr.allocated, p.bytes) };
-    if (compareTime(p.mtime, attr.mtime) > 0) merged.mtime = p.mtime;
+    // setattr flushes buffered data before it applies, so a buffered write is always newer than the
+    // last explicit time set: its time wins even over an mtime set into the future (as on Linux).
+    merged.mtime = p.mtime;
     if (compareTime(p.mtime, attr.ctime) > 0) merged.ctime = p.mtime;
     return merged;
   }

@@ -19,7 +19,8 @@ import { snapshotTree } from '../helpers/tree.js';
  * - rename flags (RENAME_NOREPLACE/EXCHANGE): fuse-native never passes them, and node cannot issue renameat2;
  * - timestamp values below 1 ms: fuse-native carries times as ms, so explicit times are whole ms, and
  *   only whether an mtime changed is compared, not its value (except right after an explicit utimes);
- * - atime, ctime values, st_ino/st_dev, st_blocks, directory sizes: file system specific by nature.
+ * - atime, ctime values, st_ino/st_dev, st_blocks, directory sizes: file system specific by nature;
+ * - a FIFO's mtime: pipe I/O updates it inside the kernel, and FUSE never reports that to the daemon.
  * Both bindings run: our own (default) and fuse-native, whose default attr_timeout=0 is needed because
  * libfuse2's high-level (path) API gives every path of a hard-linked file its own kernel inode.
  */
@@ -42,6 +43,13 @@ async function observe(root: string, prev: Map<string, PathState>, nsPrecision: 
     } catch {
       prev.delete(p);
       seen.set(p, 'absent');
+      continue;
+    }
+    // A FIFO's times are updated by the kernel's pipe code on read/write, which FUSE never reports
+    // to the daemon (true of every FUSE file system): compare that it exists, not its mtime.
+    if (st.isFIFO()) {
+      prev.delete(p);
+      seen.set(p, 'fifo');
       continue;
     }
     // The mount reports ms (fuse-native Dates); the host ns. Compare each at its own precision.
