@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { isProcessAlive } from '../block/local/processAlive.js';
+import { isProcessAlive } from '../util/processAlive.js';
 import { findMount } from '../fuse/mountinfo.js';
 import { readLock } from '../volume/lock.js';
 import { canonicalMountpoint, MountError } from './daemonChecks.js';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { VolumeError } from '../errors.js';
-import { isProcessAlive } from '../block/local/processAlive.js';
+import { isProcessAlive } from '../util/processAlive.js';
 
 export const LOCK_FILE = 'lock';
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { isProcessAlive } from './processAlive.js';
+import { isProcessAlive } from '../../util/processAlive.js';
 
 /** Folder (inside the store) where puts write before renaming into place. */
 export const TEMP_DIR = '.tmp';

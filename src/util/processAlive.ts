@@ -1,6 +1,6 @@
 /**
  * Does a process with this pid exist on this host? EPERM means it exists but belongs to another
- * user. (Could live in src/util; kept here because this module's owner may not edit src/util.)
+ * user.
  */
 export function isProcessAlive(pid: number): boolean {
   try {
