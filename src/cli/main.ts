@@ -13,6 +13,11 @@ import { registerMv } from './commands/mv.js';
 import { registerPut } from './commands/put.js';
 import { registerRm } from './commands/rm.js';
 import { registerStat } from './commands/stat.js';
+import { registerServe } from './commands/serve.js';
+import { registerUser } from './commands/user.js';
+import { registerLogin } from './commands/login.js';
+import { registerNode } from './commands/node.js';
+import { registerRepair } from './commands/repair.js';
 import { exitCodeOf, reportError } from './exitCodes.js';
 import { ranShortLivedVerb } from './verb.js';
 
@@ -30,7 +35,8 @@ function packageVersion(): string {
 }
 
 /** Verbs that never touch FUSE: for these the mount commands (and the native FUSE addon) are not loaded. */
-const VERBS_WITHOUT_FUSE = new Set(['init', 'put', 'get', 'ls', 'cat', 'stat', 'mkdir', 'mv', 'rm', 'ln', 'df', 'fsck', 'gc']);
+const VERBS_WITHOUT_FUSE = new Set(['init', 'put', 'get', 'ls', 'cat', 'stat', 'mkdir', 'mv', 'rm', 'ln', 'df', 'fsck', 'gc',
+  'serve', 'user', 'login', 'logout', 'node', 'repair']);
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('mosaicfs')
@@ -56,6 +62,11 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   registerDf(program);
   registerFsck(program);
   registerGc(program);
+  registerServe(program);
+  registerUser(program);
+  registerLogin(program);
+  registerNode(program);
+  registerRepair(program);
   return program;
 }
 

@@ -13,7 +13,6 @@ import { WrongPassphraseError } from '../errors.js';
 
 export const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 const SALT_BYTES = 16;
 
 const INFO_BLOCK_ID = 'mosaicfs/v1/block-id';
@@ -77,17 +76,12 @@ export async function wrapVolumeKey(
     kek = await deriveKeyFileKek(secret.keyFile, salt);
     head = { kdf: 'keyfile', params: {} };
   }
-  const cipher = createCipheriv('aes-256-gcm', kek, nonce);
-  cipher.setAAD(Buffer.from(volumeId, 'utf8'));
-  const wrapped = Buffer.concat([cipher.update(volumeKey), cipher.final()]);
-  const tag = cipher.getAuthTag();
+  const sealed = wrapKeyWithKek(volumeKey, kek, volumeId, nonce);
   kek.fill(0);
   return {
     ...head,
     salt: salt.toString('base64'),
-    nonce: nonce.toString('base64'),
-    wrapped: wrapped.toString('base64'),
-    tag: tag.toString('base64'),
+    ...sealed,
   } as KeyEnvelope;
 }
 
@@ -104,16 +98,38 @@ export async function unwrapVolumeKey(envelope: KeyEnvelope, secret: KekSecret, 
     kek = await deriveKeyFileKek(secret.keyFile, salt);
   }
   try {
-    const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(envelope.nonce, 'base64'));
+    return unwrapKeyWithKek(envelope, kek, volumeId);
+  } finally {
+    kek.fill(0);
+  }
+}
+
+/** A 32-byte key sealed with AES-256-GCM under a KEK, the volume id as AAD; all fields base64. */
+export interface WrappedKey {
+  nonce: string;
+  wrapped: string;
+  tag: string;
+}
+
+export function wrapKeyWithKek(key: Buffer, kek: Buffer, volumeId: string, nonce: Buffer = randomBytes(NONCE_BYTES)): WrappedKey {
+  if (key.length !== KEY_BYTES || kek.length !== KEY_BYTES) throw new RangeError(`keys must be ${KEY_BYTES} bytes`);
+  const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+  cipher.setAAD(Buffer.from(volumeId, 'utf8'));
+  const wrapped = Buffer.concat([cipher.update(key), cipher.final()]);
+  return { nonce: nonce.toString('base64'), wrapped: wrapped.toString('base64'), tag: cipher.getAuthTag().toString('base64') };
+}
+
+/** WrongPassphraseError when the KEK (or the volume id) does not match. */
+export function unwrapKeyWithKek(sealed: WrappedKey, kek: Buffer, volumeId: string): Buffer {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(sealed.nonce, 'base64'));
     decipher.setAAD(Buffer.from(volumeId, 'utf8'));
-    decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
-    const key = Buffer.concat([decipher.update(Buffer.from(envelope.wrapped, 'base64')), decipher.final()]);
+    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    const key = Buffer.concat([decipher.update(Buffer.from(sealed.wrapped, 'base64')), decipher.final()]);
     if (key.length !== KEY_BYTES) throw new WrongPassphraseError();
     return key;
   } catch {
     throw new WrongPassphraseError();
-  } finally {
-    kek.fill(0);
   }
 }
 
@@ -128,7 +144,7 @@ export function checkScryptParams(params: ScryptParams): void {
   }
 }
 
-function scryptKek(passphrase: string, salt: Buffer, { N, r, p }: ScryptParams): Promise<Buffer> {
+export function scryptKek(passphrase: string, salt: Buffer, { N, r, p }: ScryptParams): Promise<Buffer> {
   // NFC so that the same passphrase typed on systems that compose differently unlocks the volume.
   const pass = Buffer.from(passphrase.normalize('NFC'), 'utf8');
   const options: ScryptOptions = { N, r, p, maxmem: 128 * N * r * p + 32 * 1024 * 1024 };

@@ -335,6 +335,11 @@ export class ChunkedFileData implements FileData {
     if (failed) throw failed.reason;
   }
 
+  invalidate(ino: number): void {
+    this.sliceCache.dropInode(ino);
+    this.readAhead.delete(ino);
+  }
+
   drop(ino: number): void {
     const fb = this.buffer.drop(ino);
     if (fb) {

@@ -34,6 +34,8 @@ export interface FileData {
   flush(ino: number): Promise<void>;
   /** flush, then make data and metadata durable (BlockStore.sync + MetaStore.sync). */
   fsync(ino: number): Promise<void>;
+  /** Another client changed the file: forget cached slice lists (buffered writes stay). */
+  invalidate(ino: number): void;
   /** Forget everything buffered or cached for an inode that was purged. */
   drop(ino: number): void;
   /** Flush every file (unmount, buffer pressure). */

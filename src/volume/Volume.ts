@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { VolumeError } from '../errors.js';
 import type { BlockStore } from '../block/BlockStore.js';
 import { LocalBlockStore } from '../block/local/LocalBlockStore.js';
+import { openBlockStore } from '../block/openBlockStore.js';
 import type { BlockCodec } from '../crypto/BlockCodec.js';
 import { AesGcmBlockCodec } from '../crypto/AesGcmBlockCodec.js';
 import { deriveBlockKeys, generateVolumeKey, unwrapVolumeKey, wrapVolumeKey } from '../crypto/keys.js';
@@ -131,7 +132,7 @@ export async function openVolume(dir: string, opts: OpenOptions): Promise<Volume
         `volume ${dir} is inconsistent: ${META_FILE} belongs to volume ${storedId ?? '(none)'}, but ${CONFIG_FILE} says ${config.volumeId}`,
       );
     }
-    const blocks = await LocalBlockStore.open(path.resolve(dir, config.store.path));
+    const blocks = await openBlockStore(config.store, { volumeDir: dir });
     closers.push(() => blocks.close());
 
     let closing: Promise<void> | null = null;

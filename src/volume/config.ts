@@ -13,8 +13,78 @@ export const MIN_BLOCK_SIZE = 64 * 1024;
 export const MAX_BLOCK_SIZE = 10 * 1024 * 1024;
 export const BLOCK_SIZE_ALIGN = 4096;
 
-/** Where blocks live. Only "local" exists now; S3, Discord, peers and compositions come later. */
-export type StoreConfig = { type: 'local'; path: string };
+/**
+ * Where blocks live: one backend or a tree of them (mosaicfs.json "store"). Secrets are never
+ * stored here: S3 credentials come from the AWS environment/profile, Discord tokens and the peer
+ * cluster secret from a file or an environment variable named below. src/block/openBlockStore.ts
+ * turns a StoreConfig into a BlockStore.
+ */
+export type StoreConfig = LocalStoreConfig | S3StoreConfig | DiscordStoreConfig | PeersStoreConfig | ReplicateStoreConfig | TieredStoreConfig;
+
+export interface LocalStoreConfig {
+  type: 'local';
+  /** Relative paths are relative to the volume folder. */
+  path: string;
+}
+
+export interface S3StoreConfig {
+  type: 's3';
+  bucket: string;
+  /** Key prefix ('' or ending without '/'; keys are `${prefix}/${id}`). */
+  prefix?: string;
+  /** e.g. http://127.0.0.1:9000 for MinIO/s3rver/Ceph; absent = AWS. */
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** Bounded parallel requests (default 16). */
+  maxParallel?: number;
+}
+
+export interface DiscordStoreConfig {
+  type: 'discord';
+  /** Channel ids (snowflakes) blocks are sharded over. */
+  channels: string[];
+  /** Bot tokens, one per line, in this file (relative to the volume folder)... */
+  tokensFile?: string;
+  /** ...or in this environment variable, comma-separated (default MOSAICFS_DISCORD_TOKENS). */
+  tokensEnv?: string;
+  /** API base URL (default https://discord.com/api/v10); tests point it at the emulator. */
+  apiBase?: string;
+  /** SQLite index of block id -> (channel, message, attachment), relative to the volume folder. */
+  indexPath: string;
+}
+
+export interface PeersStoreConfig {
+  type: 'peers';
+  /** Static peers, host:port. */
+  peers?: string[];
+  /** UDP discovery port (default 7946); 0 or absent `discovery: false` disables discovery. */
+  discoveryPort?: number;
+  discovery?: boolean;
+  /** Copies of each block (default 2). */
+  replicas?: number;
+  /** Cluster secret in this file (relative to the volume folder)... */
+  secretFile?: string;
+  /** ...or in this environment variable (default MOSAICFS_CLUSTER_SECRET). */
+  secretEnv?: string;
+}
+
+export interface ReplicateStoreConfig {
+  type: 'replicate';
+  stores: StoreConfig[];
+  /** Copies that must be stored before put() returns (default: all). */
+  writeQuorum?: number;
+}
+
+export interface TieredStoreConfig {
+  type: 'tiered';
+  /** Written first, read first (e.g. a local folder). */
+  fast: StoreConfig;
+  /** Blocks move here in the background (e.g. S3, Discord). */
+  slow: StoreConfig;
+  /** Keep blocks in the fast tier after they reached the slow one (a cache), default true. */
+  keepFast?: boolean;
+}
 
 export interface VolumeConfig {
   format: typeof FORMAT;

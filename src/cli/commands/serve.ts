@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// Work in progress in this session: replaced by the real verb before it is committed.
+export function registerServe(_program: Command): void {}
