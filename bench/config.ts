@@ -1,6 +1,6 @@
 // Command-line options and the workload sizes of a bench run.
 
-export const TARGET_NAMES = ['local', 'mosaicfs', 'mosaicfs-fuse-native', 'rclone', 'sshfs'] as const;
+export const TARGET_NAMES = ['local', 'mosaicfs', 'mosaicfs-fuse-native', 'rclone', 'sshfs', 'passthrough-kernel', 'passthrough-fuse-native'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface BenchConfig {
@@ -45,7 +45,7 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--only local,mosaicfs,mosaicfs-fuse-native,rclone,sshfs]
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${TARGET_NAMES.join(",")}]
        [--size 512M] [--rss-size 2G] [--random-seconds 10] [--work-root DIR] [--results DIR]`;
 
 export function parseArgs(argv: string[], defaults: { workRoot: string; resultsDir: string }): BenchConfig {

@@ -15,6 +15,7 @@ import { WorkloadRunner } from './runWorkload.js';
 import { makeTarball } from './tarball.js';
 import { LocalTarget } from './targets/localTarget.js';
 import { MosaicfsTarget } from './targets/mosaicfsTarget.js';
+import { PassthroughTarget } from './targets/passthroughTarget.js';
 import { RcloneTarget } from './targets/rcloneTarget.js';
 import { SshfsTarget } from './targets/sshfsTarget.js';
 import { hasFallback, type Target } from './targets/Target.js';
@@ -31,6 +32,10 @@ function makeTarget(name: TargetName, workRoot: string): Target {
       return new RcloneTarget(workRoot, 'off');
     case 'sshfs':
       return new SshfsTarget(workRoot);
+    case 'passthrough-kernel':
+      return new PassthroughTarget(workRoot, 'kernel');
+    case 'passthrough-fuse-native':
+      return new PassthroughTarget(workRoot, 'fuse-native');
   }
 }
 

@@ -96,7 +96,8 @@ describe('volume config', () => {
       ['kdf', { ...good, key: { ...good.key, kdf: 'md5' } }, /unknown key kdf "md5"/],
       ['tag', { ...good, key: { ...good.key, tag: '' } }, /key\.tag is not base64/],
       ['scrypt', { ...good, key: { ...good.key, params: { N: 1 << 30, r: 8, p: 1 } } }, /key\.params: scrypt N/],
-      ['store', { ...good, store: { type: 's3' } }, /unsupported store type "s3"/],
+      ['store', { ...good, store: { type: 'ftp' } }, /store\.type is "ftp"/],
+      ['s3-nobucket', { ...good, store: { type: 's3' } }, /store\.bucket is missing/],
       ['nokey', { ...good, key: undefined }, /key is missing/],
     ];
     for (const [name, config, pattern] of cases) {
