@@ -11,21 +11,32 @@
  * whole blocks in with one request per block; a whole block fetched from the store is also written to
  * the disk cache. A run failing authentication is logged with the block id and the inode that
  * wanted it, never cached, and the IntegrityError (EIO) is thrown; a bad disk-cache copy is deleted
- * and the block store is asked instead.
+ * and the block store is asked instead. A store holding several copies (replicate, tiered) is asked
+ * through readChecked(), so a corrupt copy is replaced by another copy before anything is reported;
+ * transient store failures are retried with backoff (10 s, MOSAICFS_READ_RETRY_MS) before EIO.
  */
 import type { BlockStore } from '../block/BlockStore.js';
+import { readChecked } from '../block/compose/checkedRead.js';
+import { type RetryPolicy, policyFromEnv, retryTransient } from '../block/compose/retry.js';
 import type { BlockCodec } from '../crypto/BlockCodec.js';
 import { BlockNotFoundError, FsError, IntegrityError } from '../errors.js';
 import type { MetaStore } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import type { BlockCache } from './BlockCache.js';
 import type { DiskCache } from './DiskCache.js';
+import { Inflight } from './Inflight.js';
 
 /** Block lengths remembered (an entry is ~100 bytes). */
 const MAX_KNOWN_SIZES = 65536;
 
+/**
+ * Transient store failures (a dropped connection, a 503) are retried for this long before a read
+ * fails with EIO; MOSAICFS_READ_RETRY_MS overrides the deadline.
+ */
+const READ_RETRY: RetryPolicy = policyFromEnv('MOSAICFS_READ_RETRY_MS', { deadlineMs: 10_000, baseDelayMs: 20, maxDelayMs: 1000 });
+
 export class BlockFetcher {
-  private readonly inflight = new Map<string, Promise<Buffer>>();
+  private readonly inflight = new Inflight<string, Buffer>();
   private readonly sizes = new Map<string, number>();
   /** Sealed bytes received from the block store. */
   bytesDownloaded = 0;
@@ -110,14 +121,7 @@ export class BlockFetcher {
     const run = this.loadRun(id, ino, size, first, last);
     const out: Promise<Buffer>[] = [];
     for (let k = first; k <= last; k++) {
-      const key = `${id}#${k}`;
-      const seg = run.then((segs) => segs[k - first]);
-      const forget = (): void => {
-        if (this.inflight.get(key) === seg) this.inflight.delete(key);
-      };
-      seg.then(forget, forget); // also marks the rejection handled: the callers awaiting `out` get it
-      this.inflight.set(key, seg);
-      out.push(seg);
+      out.push(this.inflight.track(`${id}#${k}`, run.then((segs) => segs[k - first])));
     }
     return out;
   }
@@ -133,17 +137,28 @@ export class BlockFetcher {
         await this.diskCache?.delete(id);
       }
     }
-    const sealed = await this.blocks.getRange(id, offset, length);
-    this.bytesDownloaded += sealed.length;
-    this.blocksDownloaded++;
-    this.segmentsDownloaded += last - first + 1;
+    // The store hands each reply to `open`; a store with several copies (replicate, tiered) tries
+    // another copy when a reply fails authentication (see block/compose/checkedRead.ts).
+    let sealed!: Buffer;
     let plain: Buffer[];
     try {
-      plain = this.codec.openSegments(id, size, first, sealed);
+      plain = await retryTransient(`read of block ${id}`, READ_RETRY, () =>
+        readChecked(this.blocks, id, offset, length, (reply) => {
+          this.bytesDownloaded += reply.length;
+          this.blocksDownloaded++;
+          this.segmentsDownloaded += last - first + 1;
+          try {
+            const segments = this.codec.openSegments(id, size, first, reply);
+            sealed = reply;
+            return segments;
+          } catch (err) {
+            throw err instanceof IntegrityError ? err : new IntegrityError(id, (err as Error).message);
+          }
+        }),
+      );
     } catch (err) {
-      const integrity = err instanceof IntegrityError ? err : new IntegrityError(id, (err as Error).message);
-      log.error({ blockId: id, ino, segments: [first, last], err: integrity.message }, 'block failed integrity check');
-      throw integrity;
+      if (err instanceof IntegrityError) log.error({ blockId: id, ino, segments: [first, last], err: err.message }, 'block failed integrity check');
+      throw err;
     }
     if (first === 0 && last === this.codec.segmentCount(size) - 1) this.diskCache?.put(id, sealed);
     return this.keep(id, first, plain);

@@ -90,6 +90,8 @@ export interface ChunkedFileDataOptions {
   gcGraceMs?: number;
   /** Debounce of the background GC after purges, in ms (default 1000). */
   gcDelayMs?: number;
+  /** Run GC in the background after purges (default true). False for remote sessions: the server collects. */
+  backgroundGc?: boolean;
 }
 
 export interface FileDataStats {
@@ -142,6 +144,7 @@ export class ChunkedFileData implements FileData {
   private readonly maxSlicesPerChunk: number;
   private readonly gcGraceMs: number;
   private readonly gcDelayMs: number;
+  private readonly backgroundGc: boolean;
   private readonly diskCache?: DiskCache;
   private readonly fetcher: BlockFetcher;
   private readonly uploader: BlockUploader;
@@ -166,6 +169,7 @@ export class ChunkedFileData implements FileData {
     this.maxSlicesPerChunk = Math.max(1, opts.maxSlicesPerChunk ?? 16);
     this.gcGraceMs = opts.gcGraceMs ?? 0;
     this.gcDelayMs = opts.gcDelayMs ?? 1000;
+    this.backgroundGc = opts.backgroundGc ?? true;
     this.diskCache = opts.diskCache;
     this.fetcher = new BlockFetcher(opts.blocks, opts.codec, opts.cache, opts.meta, opts.diskCache);
     this.uploader = new BlockUploader(opts.meta, opts.blocks, opts.codec, this.gcLock, opts.uploadConcurrency ?? 4);
@@ -564,7 +568,7 @@ export class ChunkedFileData implements FileData {
   // ---- background work ----
 
   private scheduleGc(): void {
-    if (this.gcTimer) return;
+    if (this.gcTimer || !this.backgroundGc) return;
     this.gcTimer = setTimeout(() => {
       this.gcTimer = null;
       this.background(

@@ -3,7 +3,6 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { VolumeError } from '../errors.js';
 import type { BlockStore } from '../block/BlockStore.js';
-import { LocalBlockStore } from '../block/local/LocalBlockStore.js';
 import { openBlockStore } from '../block/openBlockStore.js';
 import type { BlockCodec } from '../crypto/BlockCodec.js';
 import { AesGcmBlockCodec } from '../crypto/AesGcmBlockCodec.js';
@@ -12,8 +11,8 @@ import { S_IFDIR, type MetaStore } from '../meta/MetaStore.js';
 import { SqliteMetaStore } from '../meta/sqlite/SqliteMetaStore.js';
 import { now } from '../util/time.js';
 import {
-  checkBlockSize, CONFIG_FILE, DEFAULT_BLOCK_SIZE, FORMAT, FORMAT_VERSION, fsyncDir, readConfig, writeConfig,
-  type StoreConfig, type VolumeConfig,
+  checkBlockSize, CONFIG_FILE, DEFAULT_BLOCK_SIZE, FORMAT, FORMAT_VERSION, fsyncDir, readConfig, storesOf,
+  validateStoreConfig, writeConfig, type StoreConfig, type VolumeConfig,
 } from './config.js';
 import { acquireLock, LOCK_FILE, type VolumeLock } from './lock.js';
 import type { VolumeSecret } from './secret.js';
@@ -42,6 +41,12 @@ export interface InitOptions {
   blockSize?: number;
   /** scrypt cost for passphrase volumes (default 2^15; tests use less). */
   scryptN?: number;
+  /**
+   * Where blocks live (default a local folder "blocks" in the volume). Validated, checked against
+   * backend limits (Discord's attachment size), and opened once, so an unreachable backend or a
+   * rejected credential fails the init instead of the first write.
+   */
+  store?: StoreConfig;
 }
 
 export interface OpenOptions {
@@ -56,11 +61,12 @@ export interface OpenOptions {
 export async function initVolume(dir: string, opts: InitOptions): Promise<VolumeConfig> {
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
   checkBlockSize(blockSize);
+  const store: StoreConfig = validateStoreConfig(opts.store ?? { type: 'local', path: BLOCKS_DIR });
+  await checkStoreLimits(store, blockSize);
   const createdDir = await prepareEmptyDir(dir);
 
   const volumeId = randomUUID();
   const volumeKey = generateVolumeKey();
-  const store: StoreConfig = { type: 'local', path: BLOCKS_DIR };
   try {
     const key = await wrapVolumeKey(volumeKey, opts.secret, volumeId, { scryptN: opts.scryptN });
     const config: VolumeConfig = {
@@ -74,7 +80,7 @@ export async function initVolume(dir: string, opts: InitOptions): Promise<Volume
       key,
       store,
     };
-    const blocks = await LocalBlockStore.open(path.resolve(dir, store.path));
+    const blocks = await openBlockStore(store, { volumeDir: dir });
     await blocks.close();
     const meta = SqliteMetaStore.open(path.join(dir, META_FILE), { chunkSize: blockSize });
     try {
@@ -89,7 +95,7 @@ export async function initVolume(dir: string, opts: InitOptions): Promise<Volume
     await writeConfig(dir, config);
     return config;
   } catch (err) {
-    await removeInitLeftovers(dir, createdDir);
+    await removeInitLeftovers(dir, createdDir, store);
     throw err;
   } finally {
     volumeKey.fill(0);
@@ -150,6 +156,17 @@ export async function openVolume(dir: string, opts: OpenOptions): Promise<Volume
   }
 }
 
+/** Backend limits that depend on the volume: a Discord attachment must hold a whole sealed block. */
+async function checkStoreLimits(store: StoreConfig, blockSize: number): Promise<void> {
+  if (!storesOf(store).some((s) => s.type === 'discord')) return;
+  const { checkDiscordBlockSize } = await import('../block/discord/blockSize.js');
+  try {
+    checkDiscordBlockSize(blockSize);
+  } catch (err) {
+    throw new VolumeError((err as Error).message);
+  }
+}
+
 /** Returns whether the folder was created. Refuses a volume and a non-empty folder. */
 async function prepareEmptyDir(dir: string): Promise<boolean> {
   let entries: string[];
@@ -173,12 +190,16 @@ async function prepareEmptyDir(dir: string): Promise<boolean> {
 }
 
 /** Undo a failed init: the folder was empty (or absent) before, so everything in it is ours. */
-async function removeInitLeftovers(dir: string, createdDir: boolean): Promise<void> {
+async function removeInitLeftovers(dir: string, createdDir: boolean, store: StoreConfig): Promise<void> {
   if (createdDir) {
     await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     return;
   }
   const ours = [CONFIG_FILE, META_FILE, `${META_FILE}-wal`, `${META_FILE}-shm`, `${META_FILE}-journal`, BLOCKS_DIR, LOCK_FILE];
+  for (const s of storesOf(store)) {
+    const p = s.type === 'local' ? s.path : s.type === 'discord' ? s.indexPath : undefined;
+    if (p !== undefined && !path.isAbsolute(p) && !path.normalize(p).startsWith('..')) ours.push(p, `${p}-wal`, `${p}-shm`);
+  }
   for (const name of ours) await fs.rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
 }
 

@@ -182,9 +182,132 @@ function validateKey(key: unknown, bad: (why: string) => VolumeError): void {
 }
 
 function validateStore(store: unknown, bad: (why: string) => VolumeError): void {
-  if (!isObject(store)) throw bad('store is missing');
-  if (store.type !== 'local') throw bad(`unsupported store type ${JSON.stringify(store.type)}`);
-  if (typeof store.path !== 'string' || store.path.length === 0) throw bad('store.path is missing');
+  if (store === undefined) throw bad('store is missing');
+  try {
+    validateStoreConfig(store, 'store');
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+}
+
+const STORE_FIELDS: Record<StoreConfig['type'], readonly string[]> = {
+  local: ['path'],
+  s3: ['bucket', 'prefix', 'endpoint', 'region', 'forcePathStyle', 'maxParallel'],
+  discord: ['channels', 'tokensFile', 'tokensEnv', 'apiBase', 'indexPath'],
+  peers: ['peers', 'discoveryPort', 'discovery', 'replicas', 'secretFile', 'secretEnv'],
+  replicate: ['stores', 'writeQuorum'],
+  tiered: ['fast', 'slow', 'keepFast'],
+};
+const MAX_STORE_DEPTH = 8;
+
+/**
+ * Checks a store config tree (mosaicfs.json "store", or a --store-config file). Throws a VolumeError
+ * naming the field (e.g. `store.stores[1].bucket`) and what is wrong; unknown fields are refused, so
+ * a typo or a secret pasted into the config never passes silently.
+ */
+export function validateStoreConfig(raw: unknown, where = 'store', depth = 0): StoreConfig {
+  const fail = (field: string, why: string): VolumeError => new VolumeError(`${field ? `${where}.${field}` : where} ${why}`);
+  if (!isObject(raw)) throw fail('', 'must be an object with a "type"');
+  if (depth > MAX_STORE_DEPTH) throw fail('', `nests stores deeper than ${MAX_STORE_DEPTH} levels`);
+  const type = raw.type;
+  if (typeof type !== 'string' || !(type in STORE_FIELDS)) {
+    throw fail('type', `is ${JSON.stringify(type)}; expected one of ${Object.keys(STORE_FIELDS).join(', ')}`);
+  }
+  const allowed = STORE_FIELDS[type as StoreConfig['type']];
+  for (const key of Object.keys(raw)) {
+    if (key === 'type' || allowed.includes(key)) continue;
+    const secretish = /token|secret|password|key|credential/i.test(key);
+    throw fail(key, secretish
+      ? 'is not allowed: secrets never go into the volume config (use a file or an environment variable, see docs/BACKENDS.md)'
+      : `is not a field of a ${type} store (fields: ${allowed.join(', ')})`);
+  }
+  const str = (field: string, required: boolean, re?: RegExp, hint?: string): void => {
+    const v = raw[field];
+    if (v === undefined && !required) return;
+    if (typeof v !== 'string' || v.length === 0) throw fail(field, required ? 'is missing (a non-empty string)' : 'must be a non-empty string');
+    if (re && !re.test(v)) throw fail(field, `is ${JSON.stringify(v)}: ${hint ?? `must match ${re}`}`);
+  };
+  const int = (field: string, min: number, max: number): void => {
+    const v = raw[field];
+    if (v === undefined) return;
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw fail(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  };
+  const bool = (field: string): void => {
+    if (raw[field] !== undefined && typeof raw[field] !== 'boolean') throw fail(field, 'must be true or false');
+  };
+  const url = (field: string): void => {
+    str(field, false, /^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL');
+  };
+  const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  switch (type as StoreConfig['type']) {
+    case 'local':
+      str('path', true);
+      break;
+    case 's3':
+      str('bucket', true, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name (3-63 characters: a-z, 0-9, dots, hyphens)');
+      if (raw.prefix !== undefined && (typeof raw.prefix !== 'string' || /^\/|\/$|\/\//.test(raw.prefix))) {
+        throw fail('prefix', 'must be a string without a leading or trailing "/" (or "//")');
+      }
+      url('endpoint');
+      str('region', false, /^[a-z0-9-]+$/, 'not a region name like us-east-1');
+      bool('forcePathStyle');
+      int('maxParallel', 1, 1024);
+      break;
+    case 'discord': {
+      const ch = raw.channels;
+      if (!Array.isArray(ch) || ch.length === 0) throw fail('channels', 'must list at least one channel id');
+      ch.forEach((c, i) => {
+        if (typeof c !== 'string' || !/^\d{15,21}$/.test(c)) throw fail(`channels[${i}]`, `is ${JSON.stringify(c)}: not a Discord channel id (a snowflake: 15-21 digits)`);
+      });
+      if (new Set(ch).size !== ch.length) throw fail('channels', 'lists a channel twice');
+      str('tokensFile', false);
+      str('tokensEnv', false, ENV_NAME, 'not an environment variable name');
+      url('apiBase');
+      str('indexPath', true);
+      break;
+    }
+    case 'peers': {
+      const peers = raw.peers;
+      if (peers !== undefined) {
+        if (!Array.isArray(peers)) throw fail('peers', 'must be a list of host:port');
+        peers.forEach((p, i) => {
+          if (typeof p !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(p) || Number(p.slice(p.lastIndexOf(':') + 1)) > 65535) {
+            throw fail(`peers[${i}]`, `is ${JSON.stringify(p)}: expected host:port`);
+          }
+        });
+      }
+      int('discoveryPort', 0, 65535);
+      bool('discovery');
+      int('replicas', 1, 16);
+      str('secretFile', false);
+      str('secretEnv', false, ENV_NAME, 'not an environment variable name');
+      const discovers = raw.discovery !== false && raw.discoveryPort !== 0;
+      if (!discovers && (!Array.isArray(peers) || peers.length === 0)) throw fail('', 'has discovery off and no static peers: no node could ever be found');
+      break;
+    }
+    case 'replicate': {
+      const stores = raw.stores;
+      if (!Array.isArray(stores) || stores.length < 2) throw fail('stores', 'must list at least two stores to replicate over');
+      stores.forEach((child, i) => validateStoreConfig(child, `${where}.stores[${i}]`, depth + 1));
+      int('writeQuorum', 1, stores.length);
+      break;
+    }
+    case 'tiered':
+      if (raw.fast === undefined) throw fail('fast', 'is missing (the store written first, e.g. {"type":"local","path":"blocks"})');
+      if (raw.slow === undefined) throw fail('slow', 'is missing (the store blocks move to)');
+      validateStoreConfig(raw.fast, `${where}.fast`, depth + 1);
+      validateStoreConfig(raw.slow, `${where}.slow`, depth + 1);
+      bool('keepFast');
+      break;
+  }
+  return raw as unknown as StoreConfig;
+}
+
+/** Every store of a tree, depth first (the tree itself first). */
+export function storesOf(cfg: StoreConfig): StoreConfig[] {
+  if (cfg.type === 'replicate') return [cfg, ...cfg.stores.flatMap(storesOf)];
+  if (cfg.type === 'tiered') return [cfg, ...storesOf(cfg.fast), ...storesOf(cfg.slow)];
+  return [cfg];
 }
 
 /** Writes mosaicfs.json atomically (temp file, fsync, rename, fsync of the folder). */
