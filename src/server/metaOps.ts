@@ -1,0 +1,156 @@
+import type { MetaStore, RenameResult, UnlinkResult } from '../meta/MetaStore.js';
+import { REMOTE_META_OPS, type ChangeEvent, type RemoteMetaOp } from '../remote/protocol.js';
+import { badRequest } from './httpErrors.js';
+import {
+  arrayOf, blockId, buffer, chunkWrite, ino, intIn, MAX_XATTR_VALUE, name, newBlock, nullable, object, optional,
+  slice, str, timespec, uint, type Check,
+} from './validate.js';
+
+/** What a remote meta call may touch besides the MetaStore: leases (purge rules) of the same user. */
+export interface OpEnv {
+  meta: MetaStore;
+  /** Inodes some OTHER live client has open. */
+  openElsewhere(inos: number[]): Promise<Set<number>>;
+  /** Purge later, when no client has the inode open any more. */
+  deferPurge(ino: number): void;
+}
+
+type Change = Omit<ChangeEvent, 'origin'>;
+
+interface OpSpec {
+  args: Check<unknown>[];
+  run?: (env: OpEnv, args: any[]) => Promise<unknown>;
+  /** The change event of a successful mutating call (absent: read-only). */
+  change?: (args: any[], result: any, env: OpEnv) => Promise<Change> | Change;
+}
+
+const LIST_LIMIT = 10_000;
+const listLimit = intIn(1, LIST_LIMIT);
+const cursor = nullable(str);
+const newInode = object({
+  mode: intIn(0, 0o177777), uid: intIn(0, 0xffffffff), gid: intIn(0, 0xffffffff), rdev: optional(intIn(0, 0xffffffff)),
+  now: timespec, symlinkTarget: optional(str),
+});
+const attrChanges = object({
+  mode: optional(intIn(0, 0o177777)), uid: optional(intIn(0, 0xffffffff)), gid: optional(intIn(0, 0xffffffff)),
+  atime: optional(timespec), mtime: optional(timespec), ctime: timespec,
+});
+const flags = intIn(0, 3);
+
+const inos = (...list: Array<number | undefined>): number[] => [...new Set(list.filter((n): n is number => n !== undefined))];
+const none: Change = { inos: [], entries: [], data: [] };
+
+/** Best effort: the inode now under (parent, name), for events after a rename. */
+async function inoAt(meta: MetaStore, parent: number, n: string): Promise<number | undefined> {
+  try {
+    return (await meta.lookup(parent, n))?.ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
+  sync: { args: [] },
+  getSetting: { args: [str] },
+  getattr: { args: [ino] },
+  lookup: { args: [ino, name] },
+  pathOf: { args: [ino] },
+  isAncestor: { args: [ino, ino] },
+  create: {
+    args: [ino, name, newInode],
+    change: ([parent, n], attr: { ino: number }) => ({ inos: inos(parent, attr.ino), entries: [{ parent, name: n }], data: [] }),
+  },
+  link: {
+    args: [ino, ino, name, timespec],
+    change: ([i, parent, n]) => ({ inos: inos(i, parent), entries: [{ parent, name: n }], data: [] }),
+  },
+  unlink: {
+    args: [ino, name, timespec],
+    change: ([parent, n], r: UnlinkResult) => ({ inos: inos(parent, r.ino), entries: [{ parent, name: n }], data: [] }),
+  },
+  rmdir: {
+    args: [ino, name, timespec],
+    change: ([parent, n]) => ({ inos: inos(parent), entries: [{ parent, name: n }], data: [] }),
+  },
+  rename: {
+    args: [ino, name, ino, name, flags, timespec],
+    change: async ([p, n, np, nn], r: RenameResult, env) => ({
+      inos: inos(p, np, r.replaced?.ino, await inoAt(env.meta, np, nn), await inoAt(env.meta, p, n)),
+      entries: [{ parent: p, name: n }, { parent: np, name: nn }],
+      data: [],
+    }),
+  },
+  readlink: { args: [ino] },
+  readdir: { args: [ino, cursor, listLimit] },
+  setattr: { args: [ino, attrChanges], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
+  truncate: { args: [ino, uint, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [i] }) },
+  listOrphans: {
+    args: [],
+    run: async (env) => {
+      const orphans = await env.meta.listOrphans();
+      const open = await env.openElsewhere(orphans);
+      return orphans.filter((i) => !open.has(i));
+    },
+  },
+  purgeInode: {
+    args: [ino],
+    run: async (env, [i]) => {
+      if ((await env.openElsewhere([i])).has(i)) {
+        // Still open on another client: succeed now, purge when the last one closes it.
+        env.deferPurge(i);
+        return undefined;
+      }
+      return env.meta.purgeInode(i);
+    },
+    change: ([i]) => ({ inos: [i], entries: [], data: [] }),
+  },
+  getxattr: { args: [ino, name] },
+  setxattr: { args: [ino, name, buffer(MAX_XATTR_VALUE), intIn(0, 2), timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
+  listxattr: { args: [ino] },
+  removexattr: { args: [ino, name, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
+  readChunks: {
+    args: [ino, uint, uint],
+    run: (env, [i, first, last]) => {
+      if (last < first) throw badRequest('readChunks: last must be >= first');
+      return env.meta.readChunks(i, first, last);
+    },
+  },
+  commitSlices: {
+    args: [ino, arrayOf(chunkWrite), arrayOf(newBlock), uint, timespec],
+    change: ([i]) => ({ inos: [i], entries: [], data: [i] }),
+  },
+  replaceChunk: {
+    args: [ino, uint, uint, arrayOf(slice), arrayOf(newBlock)],
+    change: ([i], replaced: boolean) => (replaced ? { inos: [i], entries: [], data: [i] } : none),
+  },
+  getBlock: { args: [blockId] },
+  listBlocks: { args: [cursor, listLimit] },
+  inodesUsingBlock: { args: [blockId] },
+  stats: { args: [] },
+};
+
+export function isRemoteMetaOp(op: unknown): op is RemoteMetaOp {
+  return typeof op === 'string' && (REMOTE_META_OPS as readonly string[]).includes(op);
+}
+
+export interface MetaCallResult {
+  result: unknown;
+  /** The change to publish (null for read-only calls and changes that changed nothing). */
+  change: Change | null;
+}
+
+/** Validate the decoded arguments of `op` and run it against the user's MetaStore. */
+export async function callMetaOp(env: OpEnv, op: unknown, rawArgs: unknown): Promise<MetaCallResult> {
+  if (!isRemoteMetaOp(op)) throw badRequest(`unknown meta op ${JSON.stringify(op)?.slice(0, 80)}`);
+  const spec = META_OPS[op];
+  if (!Array.isArray(rawArgs)) throw badRequest(`${op}: args must be an array`);
+  if (rawArgs.length !== spec.args.length) throw badRequest(`${op} takes ${spec.args.length} argument(s), got ${rawArgs.length}`);
+  const args = spec.args.map((check, i) => check(rawArgs[i], `${op} argument ${i + 1}`));
+  const result = spec.run
+    ? await spec.run(env, args)
+    : await (env.meta[op] as (...a: unknown[]) => Promise<unknown>).apply(env.meta, args);
+  if (!spec.change) return { result, change: null };
+  const change = await spec.change(args, result, env);
+  const empty = change.inos.length === 0 && change.entries.length === 0 && change.data.length === 0;
+  return { result, change: empty ? null : change };
+}
