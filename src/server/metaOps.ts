@@ -2,7 +2,7 @@ import type { MetaStore, RenameResult, UnlinkResult } from '../meta/MetaStore.js
 import { REMOTE_META_OPS, type ChangeEvent, type RemoteMetaOp } from '../remote/protocol.js';
 import { badRequest } from './httpErrors.js';
 import {
-  arrayOf, blockId, buffer, chunkWrite, ino, intIn, MAX_XATTR_VALUE, name, newBlock, nullable, object, optional,
+  arrayOf, blockId, buffer, chunkWrite, ino, intIn, MAX_XATTR_VALUE, name, newBlock, xattrName, nullable, object, optional,
   slice, str, timespec, uint, type Check,
 } from './validate.js';
 
@@ -104,10 +104,10 @@ export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
     },
     change: ([i]) => ({ inos: [i], entries: [], data: [] }),
   },
-  getxattr: { args: [ino, name] },
-  setxattr: { args: [ino, name, buffer(MAX_XATTR_VALUE), intIn(0, 2), timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
+  getxattr: { args: [ino, xattrName] },
+  setxattr: { args: [ino, xattrName, buffer(MAX_XATTR_VALUE), intIn(0, 2), timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
   listxattr: { args: [ino] },
-  removexattr: { args: [ino, name, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
+  removexattr: { args: [ino, xattrName, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
   readChunks: {
     args: [ino, uint, uint],
     run: (env, [i, first, last]) => {

@@ -45,10 +45,17 @@ export const str: Check<string> = (v, what) => {
   return v;
 };
 
-/** A directory entry or xattr name: a string without NUL of at most 255 bytes. */
+/** A directory entry name: a string without NUL of at most 255 bytes. */
 export const name: Check<string> = (v, what) => {
   const s = str(v, what);
   if (Buffer.byteLength(s, 'utf8') > NAME_MAX) throw new FsError('ENAMETOOLONG', `${what} is longer than ${NAME_MAX} bytes`);
+  return s;
+};
+
+/** An xattr name: a string without NUL of at most 255 bytes (ERANGE beyond, as setxattr(2) says). */
+export const xattrName: Check<string> = (v, what) => {
+  const s = str(v, what);
+  if (Buffer.byteLength(s, 'utf8') > NAME_MAX) throw new FsError('ERANGE', `${what} is longer than ${NAME_MAX} bytes`);
   return s;
 };
 

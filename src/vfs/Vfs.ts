@@ -5,10 +5,12 @@ import {
   RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
   S_IFSOCK, XATTR_CREATE, XATTR_REPLACE, type InodeAttr, type MetaStore, type NewInode,
 } from '../meta/MetaStore.js';
+import type { Revalidator } from '../remote/Revalidator.js';
 import { log } from '../util/log.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { compareTime, now } from '../util/time.js';
 import { modeAfterWrite, planSetattr } from './attrRules.js';
+import type { OpenLeases } from './OpenLeases.js';
 import { DirReader } from './DirReader.js';
 import { handleModeOf, HandleTable, type FileHandle } from './handles.js';
 import { MAX_FILE_SIZE, RELATIME_MAX_AGE_SEC } from './limits.js';
@@ -31,6 +33,13 @@ export interface VfsOptions {
   volumeDir?: string;
   /** Every mutating operation fails with EROFS; atimes are not updated; orphans are left alone. */
   readonly?: boolean;
+  /** Remote mounts: open files as the server must know them (the two-writers rule). */
+  leases?: OpenLeases;
+  /**
+   * Remote mounts, close-to-open consistency: on every open, cached attributes of the inode are
+   * dropped (revalidate) and so are its cached slice lists (FileData.invalidate).
+   */
+  revalidate?: Revalidator;
 }
 
 const O_NOATIME = fsc.O_NOATIME ?? 0;
@@ -59,6 +68,10 @@ export class Vfs implements VfsApi {
   private readonly fileLocks = new KeyedMutex<number>();
   /** Inodes whose nlink reached 0 while a handle held them: purged when the last holder lets go. */
   private readonly heldUnlinked = new Set<number>();
+  private readonly leases?: OpenLeases;
+  private readonly revalidator?: Revalidator;
+  /** Handles that hold a lease: fh -> whether it is a write lease. */
+  private readonly leased = new Map<number, boolean>();
 
   constructor(opts: VfsOptions) {
     this.meta = opts.meta;
@@ -66,6 +79,8 @@ export class Vfs implements VfsApi {
     this.blockSize = opts.blockSize;
     this.volumeDir = opts.volumeDir ?? '/';
     this.readonly = opts.readonly ?? false;
+    this.leases = opts.leases;
+    this.revalidator = opts.revalidate;
     this.ready = this.readonly ? Promise.resolve() : this.purgeOrphans();
   }
 
@@ -316,10 +331,17 @@ export class Vfs implements VfsApi {
   release(_ctx: Ctx, fh: number): Promise<void> {
     return this.op('release', async () => {
       const h = this.handles.removeFile(fh);
+      const leaseWrite = this.leased.get(fh);
+      this.leased.delete(fh);
       try {
         await this.data.flush(h.ino);
       } finally {
-        await this.releaseHold(h.ino);
+        // After the flush: the data is committed before another client can take the write lease.
+        try {
+          if (leaseWrite !== undefined) await this.leases?.release(h.ino, leaseWrite);
+        } finally {
+          await this.releaseHold(h.ino);
+        }
       }
     });
   }
@@ -510,8 +532,14 @@ export class Vfs implements VfsApi {
   private async openInode(ctx: Ctx, ino: number, flags: number, created: InodeAttr | null): Promise<OpenResult> {
     const { readable, writable } = handleModeOf(flags);
     const trunc = (flags & fsc.O_TRUNC) !== 0;
+    const leaseWrite = writable || trunc;
+    let leaseTaken = false;
     this.handles.hold(ino);
     try {
+      if (!created && this.revalidator) {
+        this.revalidator.revalidate(ino);
+        this.data.invalidate(ino);
+      }
       let attr = created ?? (await this.attrOf(ino));
       const type = attr.mode & S_IFMT;
       if (type === S_IFLNK) throw new FsError('ELOOP', `inode ${ino} is a symlink`);
@@ -521,14 +549,21 @@ export class Vfs implements VfsApi {
         checkPermission(ctx, attr, (readable ? R_OK : 0) | (writable || trunc ? W_OK : 0));
       }
       if ((flags & O_NOATIME) !== 0 && !isOwnerOrRoot(ctx, attr)) throw new FsError('EPERM', 'O_NOATIME: not the owner');
+      if (this.leases) {
+        await this.leases.acquire(ino, leaseWrite);
+        leaseTaken = true;
+      }
       if (trunc && type === S_IFREG && !created) attr = await this.truncateOnOpen(ctx, attr);
       const handle: FileHandle = {
         ino, flags, readable, writable,
         append: (flags & fsc.O_APPEND) !== 0,
         noatime: (flags & O_NOATIME) !== 0,
       };
-      return { fh: this.handles.addFile(handle), attr };
+      const fh = this.handles.addFile(handle);
+      if (leaseTaken) this.leased.set(fh, leaseWrite);
+      return { fh, attr };
     } catch (err) {
+      if (leaseTaken) await this.leases?.release(ino, leaseWrite).catch(() => {});
       await this.releaseHold(ino);
       throw err;
     }

@@ -1,0 +1,324 @@
+import type {
+  AttrChanges, BlockRecord, ChunkWrite, DirPage, InodeAttr, MetaStats, MetaStore, NewBlock, NewInode, RenameResult, Slice,
+  Timespec, UnlinkResult,
+} from '../meta/MetaStore.js';
+import type { ChangeEvent } from './protocol.js';
+import type { Revalidator } from './Revalidator.js';
+
+export const DEFAULT_META_TTL_MS = 1000;
+
+export interface MetaCacheStats {
+  hits: number;
+  misses: number;
+  attrs: number;
+  entries: number;
+}
+
+interface Cached<T> {
+  value: T;
+  expires: number;
+}
+
+const MAX_ITEMS = 100_000;
+
+/**
+ * A MetaStore decorator for remote mounts: attributes (getattr) and entries (lookup, including
+ * "absent") are cached for `ttlMs`. Every mutation made here drops what it touches (and caches the
+ * attributes it returns), a ChangeEvent from the server drops what another client touched, and
+ * clear() drops everything (after the event stream reconnected: events may have been missed).
+ * readdir, slice lists and everything else pass through uncached.
+ *
+ * A lookup/getattr that was in flight while an invalidation happened does not store its (possibly
+ * stale) answer: a generation counter says whether anything was invalidated meanwhile.
+ */
+export class CachingMetaStore implements MetaStore, Revalidator {
+  private readonly attrs = new Map<number, Cached<InodeAttr>>();
+  /** key parent/name -> ino, or null when the name is known to be absent. */
+  private readonly entries = new Map<string, Cached<number | null>>();
+  private generation = 0;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(private readonly inner: MetaStore, private readonly ttlMs = DEFAULT_META_TTL_MS) {}
+
+  // ---- invalidation ----
+
+  revalidate(ino: number): void {
+    this.dropInode(ino);
+  }
+
+  dropInode(ino: number): void {
+    this.generation++;
+    this.attrs.delete(ino);
+  }
+
+  dropEntry(parent: number, name: string): void {
+    this.generation++;
+    this.entries.delete(key(parent, name));
+  }
+
+  clear(): void {
+    this.generation++;
+    this.attrs.clear();
+    this.entries.clear();
+  }
+
+  apply(event: ChangeEvent): void {
+    this.generation++;
+    for (const ino of event.inos) this.attrs.delete(ino);
+    for (const ino of event.data) this.attrs.delete(ino);
+    for (const e of event.entries) this.entries.delete(key(e.parent, e.name));
+  }
+
+  cacheStats(): MetaCacheStats {
+    return { hits: this.hits, misses: this.misses, attrs: this.attrs.size, entries: this.entries.size };
+  }
+
+  // ---- cached reads ----
+
+  async getattr(ino: number): Promise<InodeAttr> {
+    const hit = this.fresh(this.attrs.get(ino));
+    if (hit) {
+      this.hits++;
+      return hit.value;
+    }
+    this.misses++;
+    const gen = this.generation;
+    const attr = await this.inner.getattr(ino);
+    if (gen === this.generation) this.putAttr(attr);
+    return attr;
+  }
+
+  async lookup(parent: number, name: string): Promise<InodeAttr | null> {
+    const entry = this.fresh(this.entries.get(key(parent, name)));
+    if (entry) {
+      if (entry.value === null) {
+        this.hits++;
+        return null;
+      }
+      const attr = this.fresh(this.attrs.get(entry.value));
+      if (attr) {
+        this.hits++;
+        return attr.value;
+      }
+    }
+    this.misses++;
+    const gen = this.generation;
+    const attr = await this.inner.lookup(parent, name);
+    if (gen === this.generation) {
+      this.putEntry(parent, name, attr?.ino ?? null);
+      if (attr) this.putAttr(attr);
+    }
+    return attr;
+  }
+
+  // ---- mutations: pass through, then forget (or learn) what they touched ----
+
+  async create(parent: number, name: string, node: NewInode): Promise<InodeAttr> {
+    try {
+      const attr = await this.inner.create(parent, name, node);
+      this.dropInode(parent);
+      this.putEntry(parent, name, attr.ino);
+      this.putAttr(attr);
+      return attr;
+    } catch (err) {
+      this.forget([parent], [[parent, name]]);
+      throw err;
+    }
+  }
+
+  async link(ino: number, newParent: number, newName: string, now: Timespec): Promise<InodeAttr> {
+    this.forget([ino, newParent], [[newParent, newName]]);
+    const attr = await this.inner.link(ino, newParent, newName, now);
+    this.forget([ino, newParent], [[newParent, newName]]);
+    this.putAttr(attr);
+    return attr;
+  }
+
+  async unlink(parent: number, name: string, now: Timespec): Promise<UnlinkResult> {
+    const known = this.entries.get(key(parent, name))?.value;
+    try {
+      const res = await this.inner.unlink(parent, name, now);
+      this.forget([parent, res.ino], []);
+      this.putEntry(parent, name, null);
+      return res;
+    } finally {
+      this.forget(known ? [parent, known] : [parent], [[parent, name]], true);
+    }
+  }
+
+  async rmdir(parent: number, name: string, now: Timespec): Promise<void> {
+    const known = this.entries.get(key(parent, name))?.value;
+    try {
+      await this.inner.rmdir(parent, name, now);
+    } finally {
+      this.forget(known ? [parent, known] : [parent], [[parent, name]]);
+    }
+  }
+
+  async rename(parent: number, name: string, newParent: number, newName: string, flags: number, now: Timespec): Promise<RenameResult> {
+    const moved = [this.entries.get(key(parent, name))?.value, this.entries.get(key(newParent, newName))?.value];
+    try {
+      const res = await this.inner.rename(parent, name, newParent, newName, flags, now);
+      if (res.replaced) this.dropInode(res.replaced.ino);
+      return res;
+    } finally {
+      const inos = [parent, newParent, ...moved.filter((i): i is number => typeof i === 'number')];
+      this.forget(inos, [[parent, name], [newParent, newName]]);
+    }
+  }
+
+  setattr(ino: number, changes: AttrChanges): Promise<InodeAttr> {
+    return this.learn(ino, () => this.inner.setattr(ino, changes));
+  }
+
+  truncate(ino: number, size: number, now: Timespec): Promise<InodeAttr> {
+    return this.learn(ino, () => this.inner.truncate(ino, size, now));
+  }
+
+  commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr> {
+    return this.learn(ino, () => this.inner.commitSlices(ino, writes, newBlocks, minSize, mtime));
+  }
+
+  async replaceChunk(ino: number, chunk: number, expectedCount: number, slices: Slice[], newBlocks: NewBlock[]): Promise<boolean> {
+    try {
+      return await this.inner.replaceChunk(ino, chunk, expectedCount, slices, newBlocks);
+    } finally {
+      this.dropInode(ino); // allocated bytes change
+    }
+  }
+
+  async purgeInode(ino: number): Promise<void> {
+    try {
+      await this.inner.purgeInode(ino);
+    } finally {
+      this.dropInode(ino);
+    }
+  }
+
+  async setxattr(ino: number, name: string, value: Buffer, flags: number, now: Timespec): Promise<void> {
+    try {
+      await this.inner.setxattr(ino, name, value, flags, now);
+    } finally {
+      this.dropInode(ino);
+    }
+  }
+
+  async removexattr(ino: number, name: string, now: Timespec): Promise<void> {
+    try {
+      await this.inner.removexattr(ino, name, now);
+    } finally {
+      this.dropInode(ino);
+    }
+  }
+
+  // ---- uncached pass-through ----
+
+  init(root: { mode: number; uid: number; gid: number; now: Timespec }): Promise<void> {
+    return this.inner.init(root);
+  }
+  close(): Promise<void> {
+    this.clear();
+    return this.inner.close();
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+  getSetting(k: string): Promise<string | null> {
+    return this.inner.getSetting(k);
+  }
+  setSetting(k: string, v: string): Promise<void> {
+    return this.inner.setSetting(k, v);
+  }
+  pathOf(ino: number): Promise<string | null> {
+    return this.inner.pathOf(ino);
+  }
+  isAncestor(a: number, ino: number): Promise<boolean> {
+    return this.inner.isAncestor(a, ino);
+  }
+  readlink(ino: number): Promise<string> {
+    return this.inner.readlink(ino);
+  }
+  readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
+    return this.inner.readdir(dir, cursor, limit);
+  }
+  listOrphans(): Promise<number[]> {
+    return this.inner.listOrphans();
+  }
+  getxattr(ino: number, name: string): Promise<Buffer> {
+    return this.inner.getxattr(ino, name);
+  }
+  listxattr(ino: number): Promise<string[]> {
+    return this.inner.listxattr(ino);
+  }
+  readChunks(ino: number, first: number, last: number): Promise<Map<number, Slice[]>> {
+    return this.inner.readChunks(ino, first, last);
+  }
+  getBlock(id: string): Promise<BlockRecord | null> {
+    return this.inner.getBlock(id);
+  }
+  unreferencedBlocks(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.inner.unreferencedBlocks(olderThanMs, limit);
+  }
+  forgetBlocks(ids: string[]): Promise<string[]> {
+    return this.inner.forgetBlocks(ids);
+  }
+  listBlocks(cursor: string | null, limit: number): Promise<{ blocks: BlockRecord[]; next: string | null }> {
+    return this.inner.listBlocks(cursor, limit);
+  }
+  inodesUsingBlock(id: string): Promise<number[]> {
+    return this.inner.inodesUsingBlock(id);
+  }
+  stats(): Promise<MetaStats> {
+    return this.inner.stats();
+  }
+  check(): Promise<string[]> {
+    return this.inner.check();
+  }
+
+  // ---- internals ----
+
+  private async learn(ino: number, fn: () => Promise<InodeAttr>): Promise<InodeAttr> {
+    this.dropInode(ino);
+    try {
+      const attr = await fn();
+      this.dropInode(ino);
+      this.putAttr(attr);
+      return attr;
+    } catch (err) {
+      this.dropInode(ino);
+      throw err;
+    }
+  }
+
+  /** Drop attributes and entries; `keepNegative` keeps a just-learned "absent" entry. */
+  private forget(inos: number[], entries: Array<[number, string]>, keepNegative = false): void {
+    this.generation++;
+    for (const ino of inos) this.attrs.delete(ino);
+    for (const [p, n] of entries) {
+      const k = key(p, n);
+      if (keepNegative && this.entries.get(k)?.value === null) continue;
+      this.entries.delete(k);
+    }
+  }
+
+  private fresh<T>(c: Cached<T> | undefined): Cached<T> | undefined {
+    return c && c.expires > Date.now() ? c : undefined;
+  }
+
+  private putAttr(attr: InodeAttr): void {
+    if (this.ttlMs <= 0) return;
+    if (this.attrs.size >= MAX_ITEMS) this.attrs.clear();
+    this.attrs.set(attr.ino, { value: attr, expires: Date.now() + this.ttlMs });
+  }
+
+  private putEntry(parent: number, name: string, ino: number | null): void {
+    if (this.ttlMs <= 0) return;
+    if (this.entries.size >= MAX_ITEMS) this.entries.clear();
+    this.entries.set(key(parent, name), { value: ino, expires: Date.now() + this.ttlMs });
+  }
+}
+
+function key(parent: number, name: string): string {
+  return `${parent}/${name}`;
+}

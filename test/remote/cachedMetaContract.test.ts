@@ -1,0 +1,18 @@
+import { after, before, describe } from 'node:test';
+import { CachingMetaStore } from '../../src/remote/CachingMetaStore.js';
+import { metaStoreContract } from '../contract/metaStoreContract.js';
+import { startTestServer, type TestServer } from '../helpers/serverFixture.js';
+import { remoteMetaFixture } from './contractAdapter.js';
+
+describe('CachingMetaStore over RemoteMetaStore against a real server', () => {
+  let server: TestServer;
+  let n = 0;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  metaStoreContract('remote (HTTP, attribute/entry cache 1 s)', () =>
+    remoteMetaFixture(server, `cached${++n}`, (m) => new CachingMetaStore(m, 1000)));
+});
