@@ -31,6 +31,8 @@ export interface SqliteMetaStoreOptions {
    * with a different value throws VolumeError. Absent: the recorded value, or DEFAULT_CHUNK_SIZE.
    */
   chunkSize?: number;
+  /** Most hard links (and subdirectories) an inode may have; default LINK_MAX (65000, as ext4). Tests lower it. */
+  linkMax?: number;
 }
 
 /**
@@ -55,14 +57,14 @@ export class SqliteMetaStore implements MetaStore {
       db.pragma('cache_size = -32768');
       migrate(db);
       const chunkSize = settleChunkSize(db, opts.chunkSize);
-      return new SqliteMetaStore(file, db, chunkSize);
+      return new SqliteMetaStore(file, db, chunkSize, opts.linkMax ?? LINK_MAX);
     } catch (err) {
       db.close();
       throw err;
     }
   }
 
-  private constructor(file: string, db: Database.Database, chunkSize: number) {
+  private constructor(file: string, db: Database.Database, chunkSize: number, readonly linkMax: number) {
     this.file = file;
     this.db = db;
     this.chunkSize = chunkSize;
@@ -184,7 +186,7 @@ export class SqliteMetaStore implements MetaStore {
     return this.write(() => {
       const p = this.dir(parent);
       if (this.s.lookup.get(parent, name)) throw new FsError('EEXIST', `${JSON.stringify(name)} exists`);
-      if (isDir && p.nlink >= LINK_MAX) throw new FsError('EMLINK', `directory ${parent} has too many subdirectories`);
+      if (isDir && p.nlink >= this.linkMax) throw new FsError('EMLINK', `directory ${parent} has too many subdirectories`);
       const { now } = node;
       const row = {
         ino: null as number | null, mode: node.mode, uid: node.uid, gid: node.gid,
@@ -215,7 +217,7 @@ export class SqliteMetaStore implements MetaStore {
       this.assertDir(newParent);
       if (this.s.lookup.get(newParent, newName)) throw new FsError('EEXIST', `${JSON.stringify(newName)} exists`);
       if (isDirMode(node.mode)) throw new FsError('EPERM', 'hard links to directories are not allowed');
-      if (node.nlink >= LINK_MAX) throw new FsError('EMLINK', `inode ${ino} has ${node.nlink} links`);
+      if (node.nlink >= this.linkMax) throw new FsError('EMLINK', `inode ${ino} has ${node.nlink} links`);
       this.s.insertEntry.run(newParent, newName, ino);
       this.s.bumpNlinkCtime.run(1, now.sec, now.nsec, ino);
       this.s.touchDir.run({ delta: 0, s: now.sec, ns: now.nsec, ino: newParent });
@@ -295,7 +297,7 @@ export class SqliteMetaStore implements MetaStore {
       if (!exchange && dstIsDir) add(newParent, -1);
       for (const [dir, d] of delta) {
         const row = dir === parent ? parentRow : newParentRow;
-        if (d > 0 && row.nlink + d > LINK_MAX) throw new FsError('EMLINK', `directory ${dir} has too many subdirectories`);
+        if (d > 0 && row.nlink + d > this.linkMax) throw new FsError('EMLINK', `directory ${dir} has too many subdirectories`);
       }
 
       let result: RenameResult = {};
