@@ -97,6 +97,8 @@ export class HttpClient {
     this.refreshToken = opts.refreshToken;
     this.pool = new Pool(this.url, {
       connections: opts.connections ?? 16,
+      // One request at a time per connection: a slow call never delays another queued behind it.
+      pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: 60_000,
       bodyTimeout: 60_000,
@@ -209,9 +211,7 @@ export class HttpClient {
     const started = performance.now();
     this.traffic.requests++;
     const res = await this.pool.request({ method: req.method, path: req.path, headers, body });
-    const chunks: Buffer[] = [];
-    for await (const c of res.body) chunks.push(c as Buffer);
-    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const buf = await readAll(res.body);
     this.latency.add(performance.now() - started);
     this.traffic.bytesUp += body?.length ?? 0;
     this.traffic.bytesDown += buf.length;
@@ -224,6 +224,16 @@ export class HttpClient {
     if (attempt === 3) log.warn({ server: this.url, why }, 'server unreachable: retrying');
     await new Promise((r) => setTimeout(r, ms));
   }
+}
+
+/** The whole body (events, not an async iterator: this runs once per request). */
+function readAll(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('error', reject);
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  });
 }
 
 function parseBody(res: HttpResponse): unknown {

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs/promises';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { isFsError } from '../errors.js';
 import { MAX_BLOCK_BODY, MAX_JSON_BODY, statusOfErrno } from '../remote/protocol.js';
 import { log as rootLog } from '../util/log.js';
 import type { StoreConfig } from '../volume/config.js';
 import { openBackend, type ServerBackend } from './backend.js';
 import { LEASE_TTL_MS } from './Coordinator.js';
-import type { ServerContext } from './context.js';
+import { TouchThrottle, type ServerContext } from './context.js';
 import { HttpError, sendError } from './httpErrors.js';
 import { LoginThrottle, type ThrottleOptions } from './LoginThrottle.js';
 import { PendingPurges } from './PendingPurges.js';
@@ -76,6 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
     streams: new Set(),
     closing: false,
+    touches: new TouchThrottle(Math.min(1000, (opts.leaseTtlMs ?? LEASE_TTL_MS) / 10)),
   };
 
   let app: FastifyInstance;
@@ -139,6 +140,8 @@ async function buildApp(ctx: ServerContext, opts: ServerOptions): Promise<Fastif
     exposeHeadRoutes: false,
     return503OnClosing: false, // answered below with the protocol's ErrorBody
     forceCloseConnections: 'idle',
+    // No per-request "incoming request"/"request completed" lines: errors are logged by our handler.
+    logController: new LogController({ disableRequestLogging: true }),
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
 
@@ -163,11 +166,11 @@ async function buildApp(ctx: ServerContext, opts: ServerOptions): Promise<Fastif
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'EBADREQ', `no route ${req.method} ${req.url.split('?')[0]}`));
 
-  app.addHook('onRequest', async (_req, reply) => {
-    if (ctx.closing) {
-      reply.header('connection', 'close');
-      throw new HttpError(503, 'ESHUTDOWN', 'the server is shutting down');
-    }
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (!ctx.closing) return done();
+    reply.header('connection', 'close');
+    done(new HttpError(503, 'ESHUTDOWN', 'the server is shutting down'));
   });
 
   // Event streams never finish by themselves: end them before waiting for in-flight requests.

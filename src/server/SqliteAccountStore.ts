@@ -24,9 +24,21 @@ const MIGRATIONS: string[] = [
  * AccountStore on SQLite (dataDir/server.db) for a single server. A user row keeps its searchable
  * columns (id, name) and the rest of the UserRecord as JSON. better-sqlite3 is synchronous, but each
  * call is one indexed statement, so the request path is not held up.
+ *
+ * Every authenticated request reads its token and user: those reads are memoised, and the memo is
+ * exact, never stale. It is dropped on every write through this connection, and whenever
+ * `PRAGMA data_version` moves, which SQLite guarantees for every commit by another connection
+ * (`mosaicfs user disable` run next to the server): a revoked token or disabled user is refused on
+ * the very next request.
  */
 export class SqliteAccountStore implements AccountStore {
   private readonly db: Database.Database;
+  private readonly memo = new ReadMemo();
+  private statements?: {
+    dataVersion: Database.Statement;
+    tokenByHash: Database.Statement;
+    userById: Database.Statement;
+  };
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -43,6 +55,11 @@ export class SqliteAccountStore implements AccountStore {
       for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
+    this.statements = {
+      dataVersion: this.db.prepare('PRAGMA data_version').pluck(),
+      tokenByHash: this.db.prepare('SELECT hash, user_id, expires_at, created FROM tokens WHERE hash = ?'),
+      userById: this.db.prepare('SELECT record FROM users WHERE id = ?'),
+    };
   }
 
   async close(): Promise<void> {
@@ -50,6 +67,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async addUser(user: UserRecord): Promise<void> {
+    this.changed();
     try {
       this.db.prepare('INSERT INTO users (id, name, record) VALUES (?, ?, ?)').run(user.id, user.name, JSON.stringify(user));
     } catch (err) {
@@ -63,7 +81,13 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async getUserById(id: string): Promise<UserRecord | null> {
-    return rowToUser(this.db.prepare('SELECT record FROM users WHERE id = ?').get(id));
+    const st = this.prepared();
+    this.memo.validate(st.dataVersion.get() as number);
+    const hit = this.memo.users.get(id);
+    if (hit !== undefined) return hit;
+    const user = rowToUser(st.userById.get(id));
+    this.memo.users.set(id, user && deepFreeze(user));
+    return user;
   }
 
   async listUsers(): Promise<UserRecord[]> {
@@ -79,6 +103,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async deleteUser(id: string): Promise<void> {
+    this.changed();
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM tokens WHERE user_id = ?').run(id);
       this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
@@ -86,26 +111,35 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async addToken(t: TokenRecord): Promise<void> {
+    this.changed();
     this.db.prepare('INSERT INTO tokens (hash, user_id, expires_at, created) VALUES (?, ?, ?, ?)').run(t.hash, t.userId, t.expiresAt, t.created);
   }
 
   async getToken(hash: string, nowMs: number): Promise<TokenRecord | null> {
-    const row = this.db.prepare('SELECT hash, user_id, expires_at, created FROM tokens WHERE hash = ?').get(hash) as
-      | { hash: string; user_id: string; expires_at: number; created: number }
-      | undefined;
-    if (!row) return null;
-    if (row.expires_at <= nowMs) {
+    const st = this.prepared();
+    this.memo.validate(st.dataVersion.get() as number);
+    let token = this.memo.tokens.get(hash);
+    if (token === undefined) {
+      const row = st.tokenByHash.get(hash) as { hash: string; user_id: string; expires_at: number; created: number } | undefined;
+      token = row ? Object.freeze({ hash: row.hash, userId: row.user_id, expiresAt: row.expires_at, created: row.created }) : null;
+      this.memo.tokens.set(hash, token);
+    }
+    if (!token) return null;
+    if (token.expiresAt <= nowMs) {
+      this.changed();
       this.db.prepare('DELETE FROM tokens WHERE hash = ?').run(hash);
       return null;
     }
-    return { hash: row.hash, userId: row.user_id, expiresAt: row.expires_at, created: row.created };
+    return token;
   }
 
   async deleteToken(hash: string): Promise<void> {
+    this.changed();
     this.db.prepare('DELETE FROM tokens WHERE hash = ?').run(hash);
   }
 
   async deleteUserTokens(userId: string): Promise<void> {
+    this.changed();
     this.db.prepare('DELETE FROM tokens WHERE user_id = ?').run(userId);
   }
 
@@ -120,11 +154,51 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   private update(id: string, change: (u: UserRecord) => UserRecord): void {
+    this.changed();
     this.db.transaction(() => {
       const user = rowToUser(this.db.prepare('SELECT record FROM users WHERE id = ?').get(id));
       if (!user) throw new FsError('ENOENT', `no user with id ${id}`);
       this.db.prepare('UPDATE users SET record = ? WHERE id = ?').run(JSON.stringify(change(user)), id);
     }).immediate();
+  }
+
+  /** Forget memoised reads: called before every write through this connection. */
+  private changed(): void {
+    this.memo.clear();
+  }
+
+  private prepared(): NonNullable<SqliteAccountStore['statements']> {
+    if (!this.statements) throw new Error('SqliteAccountStore: init() first');
+    return this.statements;
+  }
+}
+
+/** Memoised records are shared between callers: frozen, so none can change another's copy. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Token and user reads since the database last changed (null = known absent). Bounded. */
+class ReadMemo {
+  static readonly MAX = 10_000;
+  readonly tokens = new Map<string, TokenRecord | null>();
+  readonly users = new Map<string, UserRecord | null>();
+  private version = -1;
+
+  validate(dataVersion: number): void {
+    if (dataVersion !== this.version || this.tokens.size + this.users.size > ReadMemo.MAX) {
+      this.clear();
+      this.version = dataVersion;
+    }
+  }
+
+  clear(): void {
+    this.tokens.clear();
+    this.users.clear();
   }
 }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { SqliteMetaStore } from '../meta/sqlite/SqliteMetaStore.js';
 import type { MetaStore } from '../meta/MetaStore.js';
 import type { AccountStore } from './AccountStore.js';
+import { CachingAccountStore } from './CachingAccountStore.js';
 import type { Coordinator } from './Coordinator.js';
 import { InProcessCoordinator } from './InProcessCoordinator.js';
 import { SqliteAccountStore } from './SqliteAccountStore.js';
@@ -60,17 +61,19 @@ export async function openSqliteBackend(dataDir: string, opts: BackendOptions = 
   };
 }
 
-type PostgresModule = { openPostgresBackend(url: string): Promise<ServerBackend> };
+type PostgresModule = { openPostgresBackend(url: string, opts?: BackendOptions): Promise<ServerBackend> };
 
 /** PostgreSQL engines live in src/server/postgres (loaded only when a postgres:// URL is given). */
-export async function openPostgresServerBackend(url: string): Promise<ServerBackend> {
+export async function openPostgresServerBackend(url: string, opts: BackendOptions = {}): Promise<ServerBackend> {
   const specifier = './postgres/index.js';
   const mod = (await import(specifier)) as PostgresModule;
-  return mod.openPostgresBackend(url);
+  const backend = await mod.openPostgresBackend(url, { leaseTtlMs: opts.leaseTtlMs });
+  // Every request reads its token and user: one database round trip each without this cache.
+  return { ...backend, accounts: new CachingAccountStore(backend.accounts) };
 }
 
 export async function openBackend(dataDir: string, metaUrl: string | undefined, opts: BackendOptions = {}): Promise<ServerBackend> {
   if (metaUrl === undefined) return openSqliteBackend(dataDir, opts);
   if (!/^postgres(ql)?:\/\//.test(metaUrl)) throw new RangeError(`--meta must be a postgres:// URL, got ${JSON.stringify(metaUrl)}`);
-  return openPostgresServerBackend(metaUrl);
+  return openPostgresServerBackend(metaUrl, opts);
 }

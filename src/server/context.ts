@@ -25,6 +25,8 @@ export interface ServerContext {
   streams: Set<() => void>;
   /** Set when a graceful close begins: new requests get 503 ESHUTDOWN. */
   closing: boolean;
+  /** Throttles Coordinator.touch per client (a database write on PostgreSQL). */
+  touches: TouchThrottle;
 }
 
 /** An authenticated request: the token's user, and the client id when the request carried one. */
@@ -57,8 +59,34 @@ export async function authenticate(ctx: ServerContext, req: FastifyRequest): Pro
   if (!user) throw new HttpError(401, 'EAUTH', 'invalid or expired token', { 'www-authenticate': 'Bearer' });
   if (user.disabled) throw new HttpError(403, 'EAUTH', 'this account is disabled');
   const clientId = clientIdOf(req);
-  if (clientId) await ctx.coordinator.touch(user.id, clientId);
+  if (clientId && ctx.touches.due(user.id, clientId)) await ctx.coordinator.touch(user.id, clientId);
   return { user, tokenHash: hash, expiresAt: token.expiresAt, clientId };
+}
+
+/**
+ * Coordinator.touch at most once per `intervalMs` per client: a client's liveness is then at most
+ * that much older than its last request, which is far below the lease TTL (the interval is a tenth
+ * of it, and at most 1 s).
+ */
+export class TouchThrottle {
+  private readonly last = new Map<string, number>();
+
+  constructor(readonly intervalMs: number, private readonly clock: () => number = Date.now) {}
+
+  due(userId: string, clientId: string): boolean {
+    const key = `${userId}/${clientId}`;
+    const t = this.clock();
+    const prev = this.last.get(key);
+    if (prev !== undefined && t - prev < this.intervalMs && t >= prev) return false;
+    if (this.last.size >= 100_000) this.last.clear();
+    this.last.set(key, t);
+    return true;
+  }
+
+  /** The client was dropped (logout): its next request touches again at once. */
+  forget(userId: string, clientId: string): void {
+    this.last.delete(`${userId}/${clientId}`);
+  }
 }
 
 /** The X-Mosaicfs-Client header: null when absent, 400 when malformed. */

@@ -77,7 +77,10 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   app.post(ROUTES.logout, async (req, reply) => {
     const s = await authenticate(ctx, req);
     await ctx.accounts.deleteToken(s.tokenHash);
-    if (s.clientId) await ctx.coordinator.dropClient(s.user.id, s.clientId);
+    if (s.clientId) {
+      await ctx.coordinator.dropClient(s.user.id, s.clientId);
+      ctx.touches.forget(s.user.id, s.clientId);
+    }
     return reply.code(204).send();
   });
 
