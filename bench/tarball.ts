@@ -2,22 +2,12 @@
 // mtimes/owners, sorted entries): 3,500 entries, mostly small text files.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { seededRandom } from '../src/util/prng.js';
 import { run } from './proc.js';
 
 export const TARBALL_ENTRIES = 3500;
 const DIRS = 280;
 const SEED = 0x6d6f7361; // "mosa"
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Log-uniform size in [lo, hi). */
 function sizeBetween(rand: () => number, lo: number, hi: number): number {
@@ -54,7 +44,7 @@ export interface Tarball {
 
 /** Writes <dir>/tree.tar (building the tree in <dir>/tree first, then removing it). */
 export async function makeTarball(dir: string): Promise<Tarball> {
-  const rand = mulberry32(SEED);
+  const rand = seededRandom(SEED);
   const root = path.join(dir, 'tree');
   const top = 'project';
   const dirs = [top];

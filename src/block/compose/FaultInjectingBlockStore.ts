@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlockInfo, BlockStore } from '../BlockStore.js';
-import { seededPrng } from './prng.js';
+import { seededRandom } from '../../util/prng.js';
 
 export type FaultOp = 'put' | 'get' | 'getRange' | 'has' | 'delete' | 'list' | 'sync';
 
@@ -65,7 +65,7 @@ export class FaultInjectingBlockStore implements BlockStore {
     private readonly ownsInner = true,
   ) {
     this.name = `faults(${inner.name})`;
-    this.random = seededPrng(opts.seed ?? 1);
+    this.random = seededRandom(opts.seed ?? 1);
     this.ops = new Set(opts.ops ?? ['put', 'get', 'getRange', 'has', 'delete', 'list', 'sync']);
   }
 

@@ -1,6 +1,6 @@
 import { FsError } from '../../errors.js';
-import { BLOCK_ID_RE } from '../../block/BlockStore.js';
 import type { ChunkWrite, NewBlock, Slice } from '../MetaStore.js';
+import { groupSliceRows, validateChunkWrite, validateNewBlocks, type SliceRow } from '../sliceRules.js';
 import { run, type Queryable } from './pgClient.js';
 import type { MetaStatements } from './statements.js';
 
@@ -14,36 +14,17 @@ export class PgSliceTable {
   constructor(private readonly s: MetaStatements, readonly chunkSize: number) {}
 
   async read(db: Queryable, ino: number, first: number, last: number): Promise<Map<number, Slice[]>> {
-    const out = new Map<number, Slice[]>();
-    const rows = await run<{ chunk: number; chunk_off: number; len: number; block_id: string; block_off: number }>(
-      db, this.s.readChunks, [ino, first, last]);
-    for (const r of rows) {
-      let list = out.get(r.chunk);
-      if (!list) out.set(r.chunk, (list = []));
-      list.push({ chunkOff: r.chunk_off, len: r.len, blockId: r.block_id, blockOff: r.block_off });
-    }
-    return out;
+    return groupSliceRows(await run<SliceRow>(db, this.s.readChunks, [ino, first, last]));
   }
 
   /** EINVAL unless every slice fits its chunk and names a well-formed block id. */
   validate(w: ChunkWrite): void {
-    if (!Number.isSafeInteger(w.chunk) || w.chunk < 0) throw new FsError('EINVAL', `chunk ${w.chunk}`);
-    for (const sl of w.slices) {
-      const ok = Number.isSafeInteger(sl.chunkOff) && Number.isSafeInteger(sl.len) && Number.isSafeInteger(sl.blockOff)
-        && sl.chunkOff >= 0 && sl.len > 0 && sl.blockOff >= 0 && sl.chunkOff + sl.len <= this.chunkSize
-        && typeof sl.blockId === 'string' && BLOCK_ID_RE.test(sl.blockId);
-      if (!ok) throw new FsError('EINVAL', `bad slice ${JSON.stringify(sl)} for chunk size ${this.chunkSize}`);
-    }
+    validateChunkWrite(w, this.chunkSize);
   }
 
   /** EINVAL for a malformed new block record. */
   validateBlocks(blocks: NewBlock[]): void {
-    for (const b of blocks) {
-      if (typeof b.id !== 'string' || !BLOCK_ID_RE.test(b.id) || !Number.isSafeInteger(b.size) || b.size < 0
-        || !Number.isSafeInteger(b.storedSize) || b.storedSize < 0) {
-        throw new FsError('EINVAL', `bad new block ${JSON.stringify(b)}`);
-      }
-    }
+    validateNewBlocks(blocks);
   }
 
   /** Record blocks not yet known, with refs 0 (unreferenced until a slice names them). */

@@ -1,6 +1,6 @@
 import { FsError } from '../../errors.js';
-import { BLOCK_ID_RE } from '../../block/BlockStore.js';
 import type { ChunkWrite, NewBlock, Slice } from '../MetaStore.js';
+import { groupSliceRows, validateChunkWrite, validateNewBlocks, type SliceRow } from '../sliceRules.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -13,37 +13,17 @@ export class SliceTable {
   constructor(private readonly s: Statements, readonly chunkSize: number) {}
 
   read(ino: number, first: number, last: number): Map<number, Slice[]> {
-    const out = new Map<number, Slice[]>();
-    const rows = this.s.readChunks.all(ino, first, last) as Array<{
-      chunk: number; chunk_off: number; len: number; block_id: string; block_off: number;
-    }>;
-    for (const r of rows) {
-      let list = out.get(r.chunk);
-      if (!list) out.set(r.chunk, (list = []));
-      list.push({ chunkOff: r.chunk_off, len: r.len, blockId: r.block_id, blockOff: r.block_off });
-    }
-    return out;
+    return groupSliceRows(this.s.readChunks.all(ino, first, last) as SliceRow[]);
   }
 
   /** EINVAL unless every slice fits its chunk and names a well-formed block id. */
   validate(w: ChunkWrite): void {
-    if (!Number.isSafeInteger(w.chunk) || w.chunk < 0) throw new FsError('EINVAL', `chunk ${w.chunk}`);
-    for (const sl of w.slices) {
-      const ok = Number.isSafeInteger(sl.chunkOff) && Number.isSafeInteger(sl.len) && Number.isSafeInteger(sl.blockOff)
-        && sl.chunkOff >= 0 && sl.len > 0 && sl.blockOff >= 0 && sl.chunkOff + sl.len <= this.chunkSize
-        && typeof sl.blockId === 'string' && BLOCK_ID_RE.test(sl.blockId);
-      if (!ok) throw new FsError('EINVAL', `bad slice ${JSON.stringify(sl)} for chunk size ${this.chunkSize}`);
-    }
+    validateChunkWrite(w, this.chunkSize);
   }
 
   /** Record blocks not yet known, with refs 0 (so unreferenced until a slice names them). */
   recordBlocks(blocks: NewBlock[]): void {
-    for (const b of blocks) {
-      if (typeof b.id !== 'string' || !BLOCK_ID_RE.test(b.id) || !Number.isSafeInteger(b.size) || b.size < 0
-        || !Number.isSafeInteger(b.storedSize) || b.storedSize < 0) {
-        throw new FsError('EINVAL', `bad new block ${JSON.stringify(b)}`);
-      }
-    }
+    validateNewBlocks(blocks);
     const stamp = Date.now();
     for (const b of blocks) this.s.insertBlock.run(b.id, b.size, b.storedSize, stamp);
   }

@@ -1,5 +1,5 @@
-/** A small seeded PRNG (mulberry32): reproducible fault schedules. Returns floats in [0, 1). */
-export function seededPrng(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG (reproducible fault schedules, test data, benchmark trees). Floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
