@@ -10,13 +10,27 @@ export class MountError extends Error {
   }
 }
 
-const SERVER_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
+const ANY_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** A SOURCE that is a URL (server mode) cannot be mounted yet. */
-export function checkSourceIsLocal(source: string): void {
-  if (SERVER_URL.test(source)) {
-    throw new MountError(`cannot mount ${source}: server mode is not available yet; mount a local volume folder`);
+/**
+ * A SOURCE that is a URL names a server: its origin (http(s)://host:port) is returned; a local
+ * volume folder gives null. Other schemes, paths and queries are refused.
+ */
+export function serverSource(source: string): string | null {
+  if (!ANY_URL.test(source)) return null;
+  let u: URL;
+  try {
+    u = new URL(source);
+  } catch {
+    throw new MountError(`cannot mount ${source}: not a valid URL`);
   }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new MountError(`cannot mount ${source}: only http:// and https:// servers can be mounted`);
+  }
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) {
+    throw new MountError(`cannot mount ${source}: give the server as http(s)://host:port, without a path`);
+  }
+  return u.origin;
 }
 
 /**

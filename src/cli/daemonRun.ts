@@ -1,6 +1,9 @@
 /**
  * The mount daemon proper (what `mosaicfs mount -f` runs, and what the background mode re-executes):
- * volume -> data layer -> VFS -> FUSE adapter, then stays until the mount goes away.
+ * volume -> data layer -> VFS -> FUSE adapter, then stays until the mount goes away. A server URL
+ * as the source opens the saved remote session instead (src/remote/session.ts): its VFS gets the
+ * control folder (/.mosaicfs, src/vfs/ControlFolder.ts) and the FUSE adapter becomes the session's
+ * cache invalidator (changes pushed by the server reach the kernel's caches). GC is the server's.
  *
  * Life cycle: SIGINT/SIGTERM/SIGHUP -> unmount (fusermount -u, lazily if busy), flush, close, exit 0.
  * An unmount from outside (`fusermount -u`, `umount`, `mosaicfs umount`) is noticed by polling
@@ -21,21 +24,29 @@ import { KernelFuseAdapter } from '../fuse/KernelFuseAdapter.js';
 import { findMount } from '../fuse/mountinfo.js';
 import type { MountOptions } from '../fuse/mountOptions.js';
 import { log } from '../util/log.js';
+import type { CacheInvalidator } from '../vfs/OpenLeases.js';
+import type { VfsApi } from '../vfs/types.js';
 import { Vfs } from '../vfs/Vfs.js';
-import { openVolume, type Volume } from '../volume/Volume.js';
+import { openVolume } from '../volume/Volume.js';
 import type { VolumeSecret } from '../volume/secret.js';
 import { checkMountpoint, MountError } from './daemonChecks.js';
+import { openRemoteSession } from '../remote/session.js';
+import { loadSession } from '../remote/credentials.js';
+import { ControlFolder } from '../vfs/ControlFolder.js';
 import { removeDaemonRecord, writeDaemonRecord } from './daemonRegistry.js';
 
 const execFileP = promisify(execFile);
 
 export interface DaemonParams {
-  /** Absolute volume folder. */
+  /** Absolute volume folder, or a server URL (http(s)://host:port) for a remote mount. */
   volumeDir: string;
   /** Canonical absolute mount point. */
   mountpoint: string;
   options: MountOptions;
-  secret: VolumeSecret;
+  /** The volume's secret; null for a server (the saved login session holds what is needed). */
+  secret: VolumeSecret | null;
+  /** Which saved session of the server (when several users are logged in). */
+  user?: string;
   /** Base folder of disk caches (this volume's is <cacheDir>/<volumeId>). */
   cacheDir?: string;
 }
@@ -46,11 +57,15 @@ const MOUNT_TIMEOUT_MS = 60_000;
 /** A disk cache folder must have at least this much free (or the whole cache size if smaller). */
 const MIN_CACHE_FREE_BYTES = 64 * 1024 * 1024;
 
-interface Running {
-  volume: Volume;
-  data: ChunkedFileData;
-  vfs: Vfs;
-  diskCache?: DiskCache;
+/** What a mount serves, whatever its source: a VFS, how to close it, and optional hooks. */
+export interface Running {
+  vfs: VfsApi;
+  /** Flush, close the data layer and release the source (volume lock / server session). */
+  close(): Promise<void>;
+  /** Background garbage collection (embedded volumes only; a server collects its own). */
+  collectGarbage?(): Promise<{ deleted: number; bytes: number }>;
+  /** Register the FUSE adapter to hear about changes made by other clients (remote mounts). */
+  setInvalidator?(inv: CacheInvalidator): void;
 }
 
 /**
@@ -59,23 +74,28 @@ interface Running {
  */
 export async function startDaemon(p: DaemonParams): Promise<void> {
   await checkMountpoint(p.mountpoint, p.options.nonempty);
-  const running = await openParts(p);
+  const running = isServer(p.volumeDir) ? await openServerMount(p) : await openParts(p);
   const adapter = p.options.binding === 'kernel'
     ? new KernelFuseAdapter({ vfs: running.vfs, mountpoint: p.mountpoint, options: p.options })
     : new FuseNativeAdapter({ vfs: running.vfs, mountpoint: p.mountpoint, options: p.options, debug: process.env.MOSAICFS_FUSE_DEBUG === '1' });
   try {
     await withTimeout(adapter.mount(), MOUNT_TIMEOUT_MS, 'the kernel did not answer the FUSE mount');
   } catch (err) {
-    await closeParts(running).catch(() => undefined);
+    await running.close().catch(() => undefined);
     throw new MountError(`cannot mount ${p.mountpoint}: ${(err as Error).message}`);
   }
+  // fuse-native (libfuse2 high-level API) has no invalidation: its caches then live out their timeouts.
+  if (adapter instanceof KernelFuseAdapter) running.setInvalidator?.(adapter);
   await writeDaemonRecord({ pid: process.pid, mountpoint: p.mountpoint, volumeDir: p.volumeDir, since: new Date().toISOString() });
   log.info({ volume: p.volumeDir, mountpoint: p.mountpoint }, 'mounted');
   superviseMount(p, running);
 }
 
+const isServer = (source: string) => /^https?:\/\//i.test(source);
+
 async function openParts(p: DaemonParams): Promise<Running> {
-  let volume: Volume;
+  if (!p.secret) throw new MountError(`cannot mount ${p.volumeDir}: no passphrase or key given`);
+  let volume;
   try {
     volume = await openVolume(p.volumeDir, { secret: p.secret, lockOwner: `mount ${p.mountpoint}` });
   } catch (err) {
@@ -84,16 +104,7 @@ async function openParts(p: DaemonParams): Promise<Running> {
   }
   let diskCache: DiskCache | undefined;
   try {
-    const diskBytes = p.options.diskCacheSize ?? (p.cacheDir ? DEFAULT_DISK_CACHE_BYTES : 0);
-    if (diskBytes > 0) {
-      const dir = path.join(p.cacheDir ?? path.join(os.homedir(), '.cache', 'mosaicfs'), volume.config.volumeId);
-      try {
-        await checkCacheDir(dir, Math.min(diskBytes, MIN_CACHE_FREE_BYTES));
-      } catch (err) {
-        throw new MountError(`unusable disk cache: ${(err as Error).message}`);
-      }
-      diskCache = await DiskCache.open(dir, diskBytes);
-    }
+    diskCache = await openDiskCache(p, volume.config.volumeId, false);
     const blockSize = volume.config.blockSize;
     const data = new ChunkedFileData({
       meta: volume.meta,
@@ -105,7 +116,19 @@ async function openParts(p: DaemonParams): Promise<Running> {
       writeBufferBytes: p.options.writeBuffer,
     });
     const vfs = new Vfs({ meta: volume.meta, data, blockSize, volumeDir: volume.dir, readonly: p.options.readonly });
-    return { volume, data, vfs, diskCache };
+    const opened = volume;
+    return {
+      vfs,
+      collectGarbage: () => data.collectGarbage(),
+      close: async () => {
+        try {
+          await vfs.shutdown();
+          await data.close(); // also closes the disk cache
+        } finally {
+          await opened.close();
+        }
+      },
+    };
   } catch (err) {
     await diskCache?.close().catch(() => undefined);
     await volume.close().catch(() => undefined);
@@ -113,13 +136,56 @@ async function openParts(p: DaemonParams): Promise<Running> {
   }
 }
 
-async function closeParts(r: Running): Promise<void> {
+/**
+ * A server as the source: the saved login session (token + volume key) -> remote session, whose VFS
+ * gets the control folder. The disk cache is off unless asked for (two mounts of one user on one
+ * machine would otherwise share one cache folder).
+ */
+async function openServerMount(p: DaemonParams): Promise<Running> {
+  const saved = await loadSession(p.volumeDir, p.user).catch((err: unknown) => {
+    throw new MountError(notLoggedInMessage(p.volumeDir, err));
+  });
+  const diskCache = await openDiskCache(p, saved.volumeId, false);
+  let session;
   try {
-    await r.vfs.shutdown();
-    await r.data.close(); // also closes the disk cache
-  } finally {
-    await r.volume.close();
+    session = await openRemoteSession({
+      url: saved.url,
+      user: saved.user,
+      cacheBytes: p.options.cacheSize,
+      writeBufferBytes: p.options.writeBuffer,
+      diskCache,
+      readonly: p.options.readonly,
+    });
+  } catch (err) {
+    await diskCache?.close().catch(() => undefined);
+    throw err;
   }
+  const remote = session;
+  return {
+    vfs: new ControlFolder(remote.vfs, remote),
+    close: () => remote.close(), // flushes, closes the data layer (and its disk cache), releases leases
+    setInvalidator: (inv) => remote.setInvalidator(inv),
+  };
+}
+
+/** What `mount URL` says without a saved login for that server. */
+export function notLoggedInMessage(url: string, err: unknown): string {
+  const msg = (err as Error).message ?? String(err);
+  if (/not logged in/i.test(msg)) return `not logged in: run mosaicfs login ${url} --user NAME`;
+  return `cannot mount ${url}: ${msg}`;
+}
+
+/** The disk cache a mount asked for (-o disk_cache_size / --cache-dir), in <base>/<volumeId>; undefined when off. */
+export async function openDiskCache(p: DaemonParams, volumeId: string, defaultOn: boolean): Promise<DiskCache | undefined> {
+  const diskBytes = p.options.diskCacheSize ?? (p.cacheDir || defaultOn ? DEFAULT_DISK_CACHE_BYTES : 0);
+  if (diskBytes <= 0) return undefined;
+  const dir = path.join(p.cacheDir ?? path.join(os.homedir(), '.cache', 'mosaicfs'), volumeId);
+  try {
+    await checkCacheDir(dir, Math.min(diskBytes, MIN_CACHE_FREE_BYTES));
+  } catch (err) {
+    throw new MountError(`unusable disk cache: ${(err as Error).message}`);
+  }
+  return DiskCache.open(dir, diskBytes);
 }
 
 function superviseMount(p: DaemonParams, running: Running): void {
@@ -135,7 +201,7 @@ function superviseMount(p: DaemonParams, running: Running): void {
     let code = 0;
     try {
       if (unmount) await unmountSelf(p.mountpoint);
-      await closeParts(running);
+      await running.close();
       log.info('flushed and closed; exiting');
     } catch (err) {
       code = 1;
@@ -153,9 +219,9 @@ function superviseMount(p: DaemonParams, running: Running): void {
   }, WATCH_INTERVAL_MS);
 
   const gc = setInterval(() => {
-    if (gcRunning || stopping) return;
+    if (gcRunning || stopping || !running.collectGarbage) return;
     gcRunning = true;
-    running.data.collectGarbage().then(
+    running.collectGarbage().then(
       (r) => { if (r.deleted > 0) log.info(r, 'garbage collected'); },
       (err: unknown) => log.warn({ err }, 'garbage collection failed'),
     ).finally(() => { gcRunning = false; });

@@ -14,7 +14,7 @@ import { MountError } from './daemonChecks.js';
 /** Set in the child's environment so it knows to read the secret from IPC. Deleted once read. */
 export const DAEMON_CHILD_ENV = 'MOSAICFS_MOUNT_CHILD';
 
-export type ParentMessage = { type: 'secret'; secret: VolumeSecret };
+export type ParentMessage = { type: 'secret'; secret: VolumeSecret | null };
 export type ChildMessage = { type: 'mounted' } | { type: 'error'; message: string };
 
 const READY_TIMEOUT_MS = 120_000;
@@ -23,9 +23,12 @@ export interface SpawnParams {
   volumeDir: string;
   mountpoint: string;
   options: MountOptions;
-  secret: VolumeSecret;
+  /** null for a server mount (the daemon reads the saved login session itself). */
+  secret: VolumeSecret | null;
   logFile: string;
   cacheDir?: string;
+  /** Server mounts: which saved login. */
+  user?: string;
 }
 
 /** Start the daemon; resolves once it reports "mounted", rejects with its error message otherwise. */
@@ -40,6 +43,7 @@ export async function spawnDaemon(p: SpawnParams): Promise<void> {
     ...process.execArgv, process.argv[1], 'mount', p.volumeDir, p.mountpoint, '--foreground',
     '-o', formatMountOptions(p.options), '--log-file', p.logFile,
     ...(p.cacheDir ? ['--cache-dir', p.cacheDir] : []),
+    ...(p.user ? ['--user', p.user] : []),
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, [DAEMON_CHILD_ENV]: '1' };
   delete env[PASSPHRASE_ENV];
@@ -81,7 +85,7 @@ export function isDaemonChild(): boolean {
 }
 
 /** In the child: receive the secret from the parent. */
-export function receiveSecret(): Promise<VolumeSecret> {
+export function receiveSecret(): Promise<VolumeSecret | null> {
   delete process.env[DAEMON_CHILD_ENV];
   return new Promise((resolve, reject) => {
     const onMessage = (m: ParentMessage) => {

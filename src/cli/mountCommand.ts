@@ -4,13 +4,17 @@
  * a detached daemon mounts and this process exits 0 once it reports "mounted" (see daemonSpawn.ts).
  */
 import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { MountOptionError, parseMountOptions, type MountOptions } from '../fuse/mountOptions.js';
 import { log } from '../util/log.js';
 import { readConfig } from '../volume/config.js';
 import { resolveSecret } from '../volume/secret.js';
-import { canonicalMountpoint, checkMountpoint, checkSourceIsLocal } from './daemonChecks.js';
-import { startDaemon } from './daemonRun.js';
+import { loadSession } from '../remote/credentials.js';
+import { canonicalMountpoint, checkMountpoint, MountError, serverSource } from './daemonChecks.js';
+import { runtimeDir } from './daemonRegistry.js';
+import { notLoggedInMessage, startDaemon } from './daemonRun.js';
 import { isDaemonChild, receiveSecret, reportToParent, spawnDaemon } from './daemonSpawn.js';
 import { umount } from './daemonUmount.js';
 import { describeError, UsageError } from './errors.js';
@@ -24,6 +28,7 @@ interface MountCliOptions {
   keyFile?: string;
   logFile?: string;
   cacheDir?: string;
+  user?: string;
 }
 
 const MOUNT_OPTIONS_HELP =
@@ -35,16 +40,18 @@ export function registerMountCommands(program: Command): void {
   addSecretOptions(
     program
       .command('mount')
-      .description('mount the volume SOURCE on the folder MOUNTPOINT (runs in the background unless -f)')
-      .argument('<source>', 'volume folder')
+      .description('mount the volume SOURCE (a volume folder, or a server URL after `mosaicfs login`) on the folder MOUNTPOINT (runs in the background unless -f)')
+      .argument('<source>', 'volume folder, or server URL http(s)://host:port')
       .argument('<mountpoint>', 'empty folder to mount on')
       .option('-f, --foreground', 'stay in the foreground; Ctrl-C or SIGTERM unmounts')
       .option('-o, --mount-options <list>', MOUNT_OPTIONS_HELP, (v: string, acc: string[]) => [...acc, v], [] as string[])
-      .option('--log-file <file>', 'daemon log in background mode (default: SOURCE/mount.log)')
+      .option('--user <name>', 'server mounts: which saved login to use when several users are logged in to the server')
+      .option('--log-file <file>', 'daemon log in background mode (default: SOURCE/mount.log; for a server, in the runtime folder)')
       .option('--cache-dir <dir>', 'base folder of the disk block cache (default ~/.cache/mosaicfs; turns the disk cache on)'),
   ).action(async (source: string, mnt: string, opts: MountCliOptions) => {
     if (isDaemonChild()) return runAsDaemonChild(source, mnt, opts);
-    checkSourceIsLocal(source);
+    const server = serverSource(source);
+    if (server) return mountServer(server, mnt, opts);
     const options = parseOptions(opts.mountOptions);
     const volumeDir = path.resolve(source);
     const mountpoint = await canonicalMountpoint(mnt);
@@ -86,12 +93,39 @@ function parseOptions(list: string[]): MountOptions {
   }
 }
 
+/** `mosaicfs mount URL MNT`: no secret to ask for (the saved login session holds the token and key). */
+async function mountServer(url: string, mnt: string, opts: MountCliOptions): Promise<void> {
+  const options = parseOptions(opts.mountOptions);
+  const mountpoint = await canonicalMountpoint(mnt);
+  const cacheDir = opts.cacheDir ? path.resolve(opts.cacheDir) : undefined;
+  const params = { volumeDir: url, mountpoint, options, secret: null, user: opts.user, cacheDir };
+  if (opts.foreground) {
+    await loadSession(url, opts.user).catch((err: unknown) => { throw new MountError(notLoggedInMessage(url, err)); });
+    await startDaemon(params);
+    return;
+  }
+  await verb(async () => {
+    await loadSession(url, opts.user).catch((err: unknown) => { throw new MountError(notLoggedInMessage(url, err)); });
+    await checkMountpoint(mountpoint, options.nonempty);
+    const logFile = path.resolve(opts.logFile ?? (await serverLogFile(mountpoint)));
+    await spawnDaemon({ ...params, logFile });
+  })();
+}
+
+/** A server mount's default log: <runtime folder>/mount-<hash of the mount point>.log. */
+async function serverLogFile(mountpoint: string): Promise<string> {
+  await fs.mkdir(runtimeDir(), { recursive: true, mode: 0o700 });
+  return path.join(runtimeDir(), `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 24)}.log`);
+}
+
 /** The re-executed background daemon: its errors go to the parent (and the log), not to a terminal. */
 async function runAsDaemonChild(source: string, mnt: string, opts: MountCliOptions): Promise<void> {
   try {
     const secret = await receiveSecret();
+    const server = serverSource(source);
     const params = {
-      volumeDir: path.resolve(source),
+      volumeDir: server ?? path.resolve(source),
+      user: opts.user,
       mountpoint: await canonicalMountpoint(mnt),
       options: parseMountOptions(opts.mountOptions),
       secret,

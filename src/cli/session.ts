@@ -5,9 +5,15 @@ import { openVolume, type Volume } from '../volume/Volume.js';
 import { readConfig } from '../volume/config.js';
 import { readLock } from '../volume/lock.js';
 import { resolveSecret } from '../volume/secret.js';
+import type { BlockStore } from '../block/BlockStore.js';
 import { VolumeError } from '../errors.js';
+import type { MetaStore } from '../meta/MetaStore.js';
+import { loadSession } from '../remote/credentials.js';
+import { openRemoteSession } from '../remote/session.js';
 import { Vfs } from '../vfs/Vfs.js';
+import { UsageError } from './errors.js';
 import type { SecretOptions } from './secretOptions.js';
+import { isServerUrl } from './target.js';
 
 /** An open volume with its data layer and VFS: what every CLI verb (and the mount) drives. */
 export interface VolumeSession {
@@ -41,6 +47,7 @@ export async function openVolumeSession(
   owner: string,
   opts: SessionOptions = {},
 ): Promise<VolumeSession> {
+  if (isServerUrl(dir)) throw new UsageError(`${owner.replace(/^cli /, '')} works on a volume folder, not on a server (${dir})`);
   await readConfig(dir); // a mistyped volume path fails here, before anyone is asked for a passphrase
   const secret = await resolveSecret({ ...secretOpts, confirm: false });
   const volume = await openVolume(dir, { secret, lockOwner: owner }).catch(async (err: unknown) => {
@@ -111,4 +118,58 @@ async function mountedError(dir: string, err: unknown): Promise<VolumeError | nu
   if (!holder || !holder.owner.startsWith(MOUNT_OWNER) || holder.pid === process.pid) return null;
   const mountpoint = holder.owner.slice(MOUNT_OWNER.length);
   return new VolumeError(`volume ${dir} is mounted at ${mountpoint}; use the mount, or unmount first`);
+}
+
+/**
+ * What the file verbs (put, get, ls, cat, stat, mkdir, mv, rm, ln, df) need, from a volume folder
+ * or from a server: the same VFS either way, plus the stores for space accounting.
+ */
+export interface TargetSession {
+  vfs: Vfs;
+  data: ChunkedFileData;
+  meta: MetaStore;
+  blocks: BlockStore;
+  blockSize: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `where` is a volume folder (its secret from --passphrase-file/--key-file, the environment or a
+ * prompt) or a server URL (the saved `mosaicfs login` session: no secret asked).
+ */
+export async function openTargetSession(where: string, secretOpts: SecretOptions, owner: string, opts: SessionOptions = {}): Promise<TargetSession> {
+  if (isServerUrl(where)) {
+    const r = await openRemoteSession({
+      url: where,
+      cacheBytes: opts.cacheBytes ?? CLI_CACHE_BYTES,
+      writeBufferBytes: opts.writeBufferBytes,
+      diskCache: opts.diskCache,
+      readonly: opts.readonly,
+      events: false, // a short-lived command has no caches worth invalidating
+    });
+    const blockSize = (await loadSession(r.url, r.user)).blockSize;
+    return { vfs: r.vfs, data: r.data, meta: r.meta, blocks: r.blocks, blockSize, close: () => r.close() };
+  }
+  const v = await openVolumeSession(where, secretOpts, owner, opts);
+  return { vfs: v.vfs, data: v.data, meta: v.volume.meta, blocks: v.volume.blocks, blockSize: v.volume.config.blockSize, close: v.close };
+}
+
+/** openTargetSession, run `fn`, always close (flushing) afterwards. */
+export async function withTargetSession<T>(
+  where: string,
+  secretOpts: SecretOptions,
+  owner: string,
+  fn: (session: TargetSession) => Promise<T>,
+  opts: SessionOptions = {},
+): Promise<T> {
+  const session = await openTargetSession(where, secretOpts, owner, opts);
+  let result: T;
+  try {
+    result = await fn(session);
+  } catch (err) {
+    await session.close().catch(() => {});
+    throw err;
+  }
+  await session.close();
+  return result;
 }

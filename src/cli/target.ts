@@ -1,21 +1,30 @@
 import { UsageError } from './errors.js';
 
-/** A command-line operand: a path inside a volume (`VOL:/path`) or a local path. */
+/**
+ * A command-line operand: a path inside a volume (`VOL:/path`), inside a server's volume
+ * (`http://host:port:/path`; `volume` is then the server URL), or a local path.
+ */
 export type Target =
   | { kind: 'remote'; volume: string; path: string; raw: string }
   | { kind: 'local'; path: string; raw: string };
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
+const SERVER_SCHEMES = new Set(['http', 'https']);
+
+/** Is this "volume" a server URL (http:// or https://) rather than a volume folder? */
+export function isServerUrl(volume: string): boolean {
+  return URL_RE.test(volume);
+}
 
 /**
- * Parse `VOL:/path` (the LAST ':/' separates the volume folder from the path inside it) or a local
- * path (no ':/'). Server URLs (`mosaic://host/...`) are refused until remote volumes exist.
+ * Parse `VOL:/path` (the LAST ':/' separates the volume folder from the path inside it), a server
+ * target `http(s)://HOST[:PORT][:]/path` (the path starts at the first '/' after the host; a ':'
+ * before it is the separator, as in `http://127.0.0.1:7070:/docs/`; no path means the root), or a
+ * local path (no ':/').
  */
 export function parseTarget(arg: string): Target {
   if (arg.includes('\0')) throw new UsageError(`path contains a NUL byte: ${JSON.stringify(arg)}`);
-  if (URL_RE.test(arg)) {
-    throw new UsageError(`${arg}: server URLs are not available yet; use VOL:/path with a local volume folder`);
-  }
+  if (URL_RE.test(arg)) return parseServerTarget(arg);
   const at = arg.lastIndexOf(':/');
   if (at < 0) return { kind: 'local', path: arg, raw: arg };
   const volume = arg.slice(0, at);
@@ -23,13 +32,30 @@ export function parseTarget(arg: string): Target {
   return { kind: 'remote', volume, path: arg.slice(at + 1), raw: arg };
 }
 
+function parseServerTarget(arg: string): Target {
+  const sep = arg.indexOf('://');
+  const scheme = arg.slice(0, sep).toLowerCase();
+  if (!SERVER_SCHEMES.has(scheme)) throw new UsageError(`${arg}: ${scheme}:// server URLs are not available yet; use http(s)://host:port:/path or VOL:/path`);
+  const rest = arg.slice(sep + 3);
+  const slash = rest.indexOf('/');
+  let authority = slash < 0 ? rest : rest.slice(0, slash);
+  if (authority.endsWith(':')) authority = authority.slice(0, -1);
+  if (authority === '') throw new UsageError(`${arg}: missing host after ${scheme}://`);
+  try {
+    new URL(`${scheme}://${authority}`);
+  } catch {
+    throw new UsageError(`${arg}: "${authority}" is not a valid host[:port]`);
+  }
+  return { kind: 'remote', volume: `${scheme}://${authority}`, path: slash < 0 ? '/' : rest.slice(slash), raw: arg };
+}
+
 /** An operand that must name a path inside a volume. `VOL:` alone means the volume's root. */
 export function parseRemote(arg: string): { volume: string; path: string; raw: string } {
-  if (arg.endsWith(':') && !arg.endsWith('::') && arg.length > 1 && !arg.includes(':/')) {
+  if (!URL_RE.test(arg) && arg.endsWith(':') && !arg.endsWith('::') && arg.length > 1 && !arg.includes(':/')) {
     return { volume: arg.slice(0, -1), path: '/', raw: arg };
   }
   const t = parseTarget(arg);
-  if (t.kind !== 'remote') throw new UsageError(`${arg}: expected a volume path like ./vol:/dir/file`);
+  if (t.kind !== 'remote') throw new UsageError(`${arg}: expected a volume path like ./vol:/dir/file or http://host:port:/dir/file`);
   return t;
 }
 
@@ -47,6 +73,7 @@ export function parseRemotes(args: string[]): { volume: string; paths: { path: s
 }
 
 function sameVolume(a: string, b: string): boolean {
+  if (isServerUrl(a) || isServerUrl(b)) return isServerUrl(a) && isServerUrl(b) && a.toLowerCase() === b.toLowerCase();
   const strip = (s: string) => s.replace(/\/+$/, '') || '/';
   return strip(a) === strip(b);
 }

@@ -10,6 +10,7 @@
  */
 import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFREG } from '../meta/MetaStore.js';
+import type { CacheInvalidator } from '../vfs/OpenLeases.js';
 import type { Ctx, InodeAttr, SetAttr, VfsApi } from '../vfs/types.js';
 import { SEEK_DATA, SEEK_HOLE } from './kernel/abi.js';
 import { CallerGroups } from './kernel/callerGroups.js';
@@ -26,7 +27,7 @@ export interface KernelFuseAdapterOptions {
   onWrite?: (size: number) => void;
 }
 
-export class KernelFuseAdapter {
+export class KernelFuseAdapter implements CacheInvalidator {
   private readonly vfs: VfsApi;
   private readonly mountpoint: string;
   private readonly options: MountOptions;
@@ -80,6 +81,22 @@ export class KernelFuseAdapter {
     await this.unmounted;
   }
 
+  /** CacheInvalidator: the kernel forgets the attributes and cached pages of `ino` (queued, never blocks). */
+  inode(ino: number): void {
+    this.cacheKeys.delete(ino);
+    if (!this.gone) this.session?.invalidateInode(ino);
+  }
+
+  /** CacheInvalidator: the kernel forgets its lookup of `name` in `parent` (queued, never blocks). */
+  entry(parent: number, name: string): void {
+    if (!this.gone) this.session?.invalidateEntry(parent, name);
+  }
+
+  /** Resolves once every queued invalidation has reached the kernel (tests). */
+  invalidationsDone(): Promise<void> {
+    return this.session?.notifications.idle() ?? Promise.resolve();
+  }
+
   private ctx(req: FuseRequest): Ctx {
     return { uid: req.uid, gid: req.gid, pid: req.pid, groups: this.groups.of(req.pid) };
   }
@@ -106,6 +123,8 @@ export class KernelFuseAdapter {
       link: (req, ino, newParent, newName) => vfs.link(ctx(req), ino, newParent, newName),
       open: async (req, ino, flags) => {
         const r = await vfs.open(ctx(req), ino, flags);
+        // A VFS wrapper may serve generated files (src/vfs/ControlFolder.ts) that must bypass the page cache.
+        if ((r as { directIo?: boolean }).directIo) return { fh: r.fh, directIo: true };
         return { fh: r.fh, keepCache: this.keepCache(r.attr) };
       },
       create: async (req, parent, name, mode, flags) => {

@@ -19,6 +19,13 @@ export async function initTestVolume(dir: string, extraArgs: string[] = []): Pro
   if (r.code !== 0) throw new Error(describeRun(`mosaicfs init ${dir}`, r));
 }
 
+/** A server to mount instead of a fresh local volume: the fixture logs in (temp config dir) and mounts the URL. */
+export interface RemoteSource {
+  url: string;
+  user: string;
+  password: string;
+}
+
 export interface MountFixtureOptions {
   /** node:test after() or t.after: the fixture unmounts, kills and removes everything there. */
   after: AfterHook;
@@ -27,6 +34,8 @@ export interface MountFixtureOptions {
   mountArgs?: string[];
   /** Mount right away (default true). */
   mount?: boolean;
+  /** Mount this server's volume (after `mosaicfs login`) instead of a fresh local volume. */
+  remote?: RemoteSource;
 }
 
 function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -46,9 +55,26 @@ export class MountedVolume {
   private output = '';
   private disposed = false;
 
-  private constructor(readonly root: string, readonly vol: string, readonly mnt: string, private readonly mountArgs: string[]) {}
+  /** Environment of every CLI call of this fixture (a remote one adds its own MOSAICFS_CONFIG_DIR). */
+  readonly env: NodeJS.ProcessEnv;
+
+  private constructor(
+    readonly root: string,
+    /** The volume folder, or the server URL of a remote mount. */
+    readonly vol: string,
+    readonly mnt: string,
+    private readonly mountArgs: string[],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ) {
+    this.env = cliEnv(extraEnv);
+  }
+
+  get isRemote(): boolean {
+    return /^https?:\/\//.test(this.vol);
+  }
 
   static async create(opts: MountFixtureOptions): Promise<MountedVolume> {
+    if (opts.remote) return MountedVolume.createRemote(opts, opts.remote);
     const root = await createTempDir('mosaicfs-mnt-');
     const fx = new MountedVolume(root, path.join(root, 'vol'), path.join(root, 'mnt'), opts.mountArgs ?? []);
     opts.after(() => fx.dispose());
@@ -56,6 +82,29 @@ export class MountedVolume {
     await initTestVolume(fx.vol, opts.initArgs);
     if (opts.mount !== false) await fx.mount();
     return fx;
+  }
+
+  /** `mosaicfs login URL --user U` (password from MOSAICFS_PASSWORD) into root/config, then mount the URL at root/mnt. */
+  private static async createRemote(opts: MountFixtureOptions, remote: RemoteSource): Promise<MountedVolume> {
+    const root = await createTempDir('mosaicfs-rmnt-');
+    const configDir = path.join(root, 'config');
+    const fx = new MountedVolume(root, remote.url, path.join(root, 'mnt'), opts.mountArgs ?? [], { MOSAICFS_CONFIG_DIR: configDir });
+    opts.after(() => fx.dispose());
+    await mkdir(fx.mnt);
+    await fx.login(remote.user, remote.password);
+    if (opts.mount !== false) await fx.mount();
+    return fx;
+  }
+
+  /** `mosaicfs login` of a remote fixture (into its own config dir). */
+  async login(user: string, password: string): Promise<void> {
+    const r = await runCli(['login', this.vol, '--user', user], { env: { ...this.env, MOSAICFS_PASSWORD: password } });
+    if (r.code !== 0) throw new Error(describeRun(`mosaicfs login ${this.vol} --user ${user}`, r));
+  }
+
+  /** Run the CLI with this fixture's environment (its config dir for a remote mount). */
+  cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    return runCli(args, { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs });
   }
 
   get pid(): number {
@@ -76,7 +125,7 @@ export class MountedVolume {
     if (this.running) throw new Error('already mounted');
     this.output = '';
     const child = spawn(process.execPath, [cliBin(), 'mount', '-f', ...this.mountArgs, ...extraArgs, this.vol, this.mnt], {
-      env: cliEnv(),
+      env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     trackChild(child);
@@ -98,7 +147,7 @@ export class MountedVolume {
   /** `mosaicfs umount mnt`; then the daemon must exit 0 by itself. Throws with details otherwise. */
   async unmount(): Promise<void> {
     const child = this.proc;
-    const r = await runCli(['umount', this.mnt]);
+    const r = await runCli(['umount', this.mnt], { env: this.env });
     if (r.code !== 0) throw new Error(describeRun(`mosaicfs umount ${this.mnt}`, r) + `\n--- daemon output ---\n${this.output}`);
     if (child && !(await waitExit(child, EXIT_TIMEOUT_MS))) {
       throw new Error(`daemon pid ${child.pid} still running ${EXIT_TIMEOUT_MS} ms after umount\n${this.output}`);
@@ -132,6 +181,7 @@ export class MountedVolume {
   }
 
   fsck(args: string[] = []): Promise<RunResult> {
+    if (this.isRemote) throw new Error('fsck of a remote mount: check the server side instead');
     return runCli(['fsck', this.vol, ...args], { timeoutMs: 300_000 });
   }
 

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { formatOp, mutates, OpRunner, PATHS, sequenceArbitrary, type Op } from '../helpers/fsOps.js';
 import { suiteCleanups } from '../helpers/hooks.js';
 import { MountedVolume } from '../helpers/mountFixture.js';
+import { startRemoteMount } from '../remote-mount/fixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { snapshotTree } from '../helpers/tree.js';
 
@@ -80,7 +81,7 @@ function compareObservations(mnt: Map<string, string>, ref: Map<string, string>)
  * Which binding serves the mount, how to mount it, whether its times carry nanoseconds, and which
  * sequences it cannot run for a documented reason of the binding (never of mosaicfs).
  */
-interface Variant { title: string; mountArgs: string[]; nsTimes: boolean; runs: number; cannotRun?: (ops: Op[]) => boolean }
+interface Variant { title: string; mountArgs: string[]; nsTimes: boolean; runs: number; cannotRun?: (ops: Op[]) => boolean; remote?: boolean }
 
 /**
  * libfuse2's high-level (path) API reaches an open, unlinked file only by its hidden path, so the
@@ -100,6 +101,8 @@ const VARIANTS: Variant[] = [
   { title: 'own kernel binding (default)', mountArgs: [], nsTimes: true, runs: RUNS },
   // fuse-native (libfuse2): ms times; its default attr_timeout=0 keeps hard links coherent.
   { title: 'fuse-native binding (-o binding=fuse-native)', mountArgs: ['-o', 'binding=fuse-native'], nsTimes: false, runs: Math.max(50, Math.floor(RUNS / 2)), cannotRun: rmdirAfterUnlinkWhileOpen },
+  // A remote mount (mosaicfs serve child, login, mount URL): same VFS over the remote MetaStore/BlockStore.
+  { title: 'remote mount (mosaicfs serve over loopback)', mountArgs: [], nsTimes: true, runs: Number(process.env.MOSAICFS_DIFF_REMOTE_RUNS ?? Math.max(50, Math.floor(RUNS / 3))), remote: true },
 ];
 
 for (const variant of VARIANTS) describe(`differential POSIX: mount vs host folder, ${variant.title}`, () => {
@@ -111,7 +114,9 @@ for (const variant of VARIANTS) describe(`differential POSIX: mount vs host fold
   const coverage = new Map<string, number>();
 
   before(async () => {
-    fx = await MountedVolume.create({ after: cleanup, mountArgs: variant.mountArgs });
+    fx = variant.remote
+      ? (await startRemoteMount(cleanup, variant.mountArgs)).fx
+      : await MountedVolume.create({ after: cleanup, mountArgs: variant.mountArgs });
     hostRoot = await makeTempDir(cleanup, 'mosaicfs-diff-host-');
   });
 

@@ -4,7 +4,7 @@ import { FsError } from '../../errors.js';
 import { ROOT_CTX } from '../../vfs/types.js';
 import { OperandErrors, writeStdout } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes } from '../target.js';
 import { PIECE_BYTES } from '../transfer/common.js';
 import { isDir, resolveFollow } from '../vfsPaths.js';
@@ -15,11 +15,11 @@ export function registerCat(program: Command): void {
     program
       .command('cat')
       .description('write the contents of volume files to stdout')
-      .argument('<files...>', 'VOL:/path operands (all in one volume)'),
+      .argument('<files...>', 'VOL:/path or http(s)://host:port:/path operands (all in one volume)'),
   ).action(verb(async (args: string[], opts: SecretOptions) => {
     const { volume, paths } = parseRemotes(args);
     const errors = new OperandErrors('cat');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli cat', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli cat', async ({ vfs }) => {
       await errors.each(paths, (p) => p.raw, async (p) => {
         const attr = await resolveFollow(vfs, p.path);
         if (isDir(attr)) throw new FsError('EISDIR');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { writeStdout } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { formatBytes } from '../units.js';
 import { verb } from '../verb.js';
 
@@ -10,15 +10,15 @@ export function registerDf(program: Command): void {
     program
       .command('df')
       .description('show space use of a volume: logical and stored bytes, blocks, dedup ratio, files')
-      .argument('<vol>', 'volume folder')
+      .argument('<vol>', 'volume folder, or server URL http(s)://host:port (after mosaicfs login)')
       .option('--json', 'machine-readable output'),
   ).action(verb(async (dir: string, opts: SecretOptions & { json?: boolean }) => {
-    await withVolumeSession(dir, secretOptionsOf(opts), 'cli df', async ({ volume }) => {
-      const s = await volume.meta.stats();
+    await withTargetSession(dir, secretOptionsOf(opts), 'cli df', async ({ meta, blocks, blockSize }) => {
+      const s = await meta.stats();
       const usage = {
         volume: dir,
-        blockStore: volume.blocks.name,
-        blockSize: volume.config.blockSize,
+        blockStore: blocks.name,
+        blockSize,
         files: s.inodes,
         logicalBytes: s.logicalBytes,
         referencedBytes: s.referencedBytes,

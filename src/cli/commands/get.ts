@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { OperandErrors } from '../output.js';
 import { startProgress } from '../progress.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes, parseTarget, splitSourcesAndDest } from '../target.js';
 import { tryItem, type TransferContext } from '../transfer/common.js';
 import { getDirContents, getEntry, remoteTreeBytes } from '../transfer/getTree.js';
@@ -29,7 +29,7 @@ export function registerGet(program: Command): void {
     if (parseTarget(dest).kind !== 'local') throw new UsageError(`${dest}: the destination of get must be a local path`);
     const { volume, paths } = parseRemotes(sourceArgs);
     const errors = new OperandErrors('get');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli get', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli get', async ({ vfs }) => {
       const sources = [];
       for (const p of paths) {
         try {

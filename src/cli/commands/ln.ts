@@ -3,7 +3,7 @@ import { ROOT_CTX } from '../../vfs/types.js';
 import { UsageError } from '../errors.js';
 import { OperandErrors } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemote, parseRemotes } from '../target.js';
 import { invokingOwner, resolveParent } from '../vfsPaths.js';
 import { verb } from '../verb.js';
@@ -21,7 +21,7 @@ export function registerLn(program: Command): void {
     const link = parseRemote(linkArg);
     const target = opts.symbolic ? null : parseRemotes([targetArg, linkArg]).paths[0];
     const errors = new OperandErrors('ln');
-    await withVolumeSession(link.volume, secretOptionsOf(opts), 'cli ln', async ({ vfs }) => {
+    await withTargetSession(link.volume, secretOptionsOf(opts), 'cli ln', async ({ vfs }) => {
       await errors.each([link], (l) => l.raw, async () => {
         const { parent, name } = await resolveParent(vfs, link.path);
         if (target === null) {

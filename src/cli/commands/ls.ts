@@ -4,7 +4,7 @@ import { ROOT_CTX, type VfsApi } from '../../vfs/types.js';
 import { formatShortTime, modeString } from '../format.js';
 import { OperandErrors, writeStdout } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes } from '../target.js';
 import { isDir, joinPath, listDir } from '../vfsPaths.js';
 import { verb } from '../verb.js';
@@ -21,14 +21,14 @@ export function registerLs(program: Command): void {
     program
       .command('ls')
       .description('list directory contents in a volume')
-      .argument('[paths...]', 'VOL:/path operands (all in one volume)')
+      .argument('[paths...]', 'VOL:/path or http(s)://host:port:/path operands (all in one volume)')
       .option('-l, --long', 'long listing: mode, links, owner, group, size, mtime')
       .option('-a, --all', "include names starting with '.', and '.' and '..'")
       .option('-d, --directory', 'list directories themselves, not their contents'),
   ).action(verb(async (args: string[], opts: LsOptions) => {
     const { volume, paths } = parseRemotes(args);
     const errors = new OperandErrors('ls');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli ls', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli ls', async ({ vfs }) => {
       let first = true;
       await errors.each(paths, (p) => p.raw, async (p) => {
         const attr = await vfs.resolve(ROOT_CTX, p.path);

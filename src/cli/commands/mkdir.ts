@@ -5,7 +5,7 @@ import { ROOT_CTX, type VfsApi } from '../../vfs/types.js';
 import { UsageError } from '../errors.js';
 import { OperandErrors } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes } from '../target.js';
 import { invokingOwner, isDir, joinPath, resolveParent, tryResolve } from '../vfsPaths.js';
 import { verb } from '../verb.js';
@@ -15,14 +15,14 @@ export function registerMkdir(program: Command): void {
     program
       .command('mkdir')
       .description('create directories in a volume')
-      .argument('<paths...>', 'VOL:/path operands (all in one volume)')
+      .argument('<paths...>', 'VOL:/path or http(s)://host:port:/path operands (all in one volume)')
       .option('-p, --parents', 'create missing parents; no error if the directory exists')
       .option('-m, --mode <octal>', 'permission bits of new directories', '755'),
   ).action(verb(async (args: string[], opts: SecretOptions & { parents?: boolean; mode: string }) => {
     const mode = parseMode(opts.mode);
     const { volume, paths } = parseRemotes(args);
     const errors = new OperandErrors('mkdir');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli mkdir', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli mkdir', async ({ vfs }) => {
       await errors.each(paths, (p) => p.raw, async (p) => {
         if (opts.parents) await makeDirs(vfs, p.path, mode);
         else await makeDir(vfs, p.path, mode);

@@ -3,7 +3,7 @@ import { FsError } from '../../errors.js';
 import { ROOT_CTX } from '../../vfs/types.js';
 import { OperandErrors } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes, splitSourcesAndDest } from '../target.js';
 import { isDir, resolveParent, tryResolve } from '../vfsPaths.js';
 import { verb } from '../verb.js';
@@ -20,7 +20,7 @@ export function registerMv(program: Command): void {
     const { volume, paths } = parseRemotes([...sourceArgs, destArg]);
     const dest = paths.pop()!;
     const errors = new OperandErrors('mv');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli mv', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli mv', async ({ vfs }) => {
       const destAttr = await tryResolve(vfs, dest.path);
       const into = destAttr !== null && isDir(destAttr);
       if (!into && paths.length > 1) throw new FsError('ENOTDIR', `target ${dest.raw} is not a directory`);

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { OperandErrors } from '../output.js';
 import { startProgress } from '../progress.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseTarget, splitSourcesAndDest } from '../target.js';
 import { tryItem, type TransferContext } from '../transfer/common.js';
 import { localTreeBytes, putEntry } from '../transfer/putTree.js';
@@ -33,7 +33,7 @@ export function registerPut(program: Command): void {
     }
     const total = (await Promise.all(sources.map((s) => localTreeBytes(s).catch(() => 0)))).reduce((a, b) => a + b, 0);
     const errors = new OperandErrors('put');
-    await withVolumeSession(dest.volume, secretOptionsOf(opts), 'cli put', async ({ vfs }) => {
+    await withTargetSession(dest.volume, secretOptionsOf(opts), 'cli put', async ({ vfs }) => {
       const progress = startProgress(total, opts.progress === true);
       const ctx: TransferContext = { vfs, progress, errors };
       try {

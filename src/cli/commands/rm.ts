@@ -3,7 +3,7 @@ import { FsError } from '../../errors.js';
 import { ROOT_CTX, type VfsApi } from '../../vfs/types.js';
 import { OperandErrors } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes } from '../target.js';
 import { isDir, listDir, splitPath } from '../vfsPaths.js';
 import { verb } from '../verb.js';
@@ -15,13 +15,13 @@ export function registerRm(program: Command): void {
     program
       .command('rm')
       .description('remove files (and with -r, directories and their contents) from a volume')
-      .argument('<paths...>', 'VOL:/path operands (all in one volume)')
+      .argument('<paths...>', 'VOL:/path or http(s)://host:port:/path operands (all in one volume)')
       .option('-r, --recursive', 'remove directories and their contents')
       .option('-f, --force', 'ignore paths that do not exist'),
   ).action(verb(async (args: string[], opts: RmOptions) => {
     const { volume, paths } = parseRemotes(args);
     const errors = new OperandErrors('rm');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli rm', async ({ vfs }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli rm', async ({ vfs }) => {
       await errors.each(paths, (p) => p.raw, async (p) => {
         const { dir, name } = splitPath(p.path);
         if (name === '' || name === '.' || name === '..') throw new FsError('EINVAL', `refusing to remove '${p.path}'`);

@@ -4,7 +4,7 @@ import { ROOT_CTX } from '../../vfs/types.js';
 import { formatTimespec, modeString, typeName } from '../format.js';
 import { OperandErrors, writeStdout } from '../output.js';
 import { addSecretOptions, secretOptionsOf, type SecretOptions } from '../secretOptions.js';
-import { withVolumeSession } from '../session.js';
+import { withTargetSession } from '../session.js';
 import { parseRemotes } from '../target.js';
 import { formatBytes } from '../units.js';
 import { verb } from '../verb.js';
@@ -24,17 +24,17 @@ export function registerStat(program: Command): void {
     program
       .command('stat')
       .description('show every attribute of volume paths (nanosecond times, inode, links, blocks used)')
-      .argument('<paths...>', 'VOL:/path operands (all in one volume)')
+      .argument('<paths...>', 'VOL:/path or http(s)://host:port:/path operands (all in one volume)')
       .option('--json', 'one JSON object per line'),
   ).action(verb(async (args: string[], opts: SecretOptions & { json?: boolean }) => {
     const { volume, paths } = parseRemotes(args);
     const errors = new OperandErrors('stat');
-    await withVolumeSession(volume, secretOptionsOf(opts), 'cli stat', async ({ vfs, volume: vol }) => {
+    await withTargetSession(volume, secretOptionsOf(opts), 'cli stat', async ({ vfs, meta, blockSize }) => {
       await errors.each(paths, (p) => p.raw, async (p) => {
         const attr = await vfs.resolve(ROOT_CTX, p.path);
         const isLink = (attr.mode & S_IFMT) === S_IFLNK;
         const target = isLink ? await vfs.readlink(ROOT_CTX, attr.ino) : undefined;
-        const usage = await blockUsage(vol.meta, attr, vol.config.blockSize);
+        const usage = await blockUsage(meta, attr, blockSize);
         await writeStdout(opts.json ? JSON.stringify(statJson(p.path, attr, usage, target)) + '\n' : statText(p.path, attr, usage, target));
       });
     }, { readonly: true });

@@ -22,6 +22,7 @@ import {
   FUSE_KERNEL_VERSION, FUSE_ROOT_ID, InitFlag, MAX_PAGES, MAX_WRITE, Op, Size,
 } from './abi.js';
 import { FuseChannel, type HeldBuffer } from './channel.js';
+import { encodeInvalEntry, encodeInvalInode, NotifyQueue } from './notify.js';
 import type { FuseOps, FuseRequest, Opened, SetattrIn } from './ops.js';
 import {
   ArgReader, decodeInHeader, decodeInitIn, direntSize, encodeAttrOut, encodeEntryOut, encodeInitOut, encodeOpenOut,
@@ -59,9 +60,12 @@ export class FuseSession {
   readonly ready: Promise<void>;
   /** Protocol minor version agreed with the kernel (0 until INIT). */
   minor = 0;
+  /** Cache invalidations for the kernel, written off the JS thread (see notify.ts). */
+  readonly notifications: NotifyQueue;
 
   constructor(fd: number, private readonly ops: FuseOps, private readonly opts: SessionOptions) {
     this.channel = new FuseChannel(fd, (buf, len, hold) => this.onRequest(buf, len, hold));
+    this.notifications = new NotifyQueue(() => this.channel.fdOrClosed);
     this.timeouts = { entry: opts.entryTimeout, attr: opts.attrTimeout };
     this.blksize = opts.blksize ?? MAX_WRITE;
     this.ready = new Promise((resolve, reject) => { this.initDone = resolve; this.initFailed = reject; });
@@ -81,6 +85,21 @@ export class FuseSession {
 
   start(): void {
     this.channel.start();
+  }
+
+  /**
+   * Make the kernel drop its cached attributes and pages of `ino` (another client changed it).
+   * Skipped when the kernel holds no reference to the inode: it has nothing cached then.
+   */
+  invalidateInode(ino: number): void {
+    if (this.minor === 0 || (ino !== FUSE_ROOT_ID && !this.lookups.has(ino))) return;
+    this.notifications.push(`i${ino}`, encodeInvalInode(ino));
+  }
+
+  /** Make the kernel drop its cached lookup of `name` in directory `parent` (and the parent's attributes). */
+  invalidateEntry(parent: number, name: string): void {
+    if (this.minor === 0 || (parent !== FUSE_ROOT_ID && !this.lookups.has(parent))) return;
+    this.notifications.push(`e${parent}/${name}`, encodeInvalEntry(parent, name));
   }
 
   close(): void {

@@ -76,3 +76,15 @@ export const MAX_PAGES = 256;
 export const MAX_WRITE = MAX_PAGES * 4096;
 /** The kernel refuses a read(2) of /dev/fuse shorter than header + fuse_write_in + max_write. */
 export const REQUEST_BUFFER_SIZE = MAX_WRITE + 4096;
+
+/** Unsolicited notifications (fuse_out_header.unique = 0, error = the code). */
+export const Notify = {
+  INVAL_INODE: 2,
+  INVAL_ENTRY: 3,
+} as const;
+
+/** fuse_notify_inval_inode_out (ino, off, len) and fuse_notify_inval_entry_out (parent, namelen, flags). */
+export const NotifySize = {
+  INVAL_INODE_OUT: 24,
+  INVAL_ENTRY_OUT: 16,
+} as const;

@@ -47,6 +47,11 @@ export class FuseChannel {
     return this.fd >= 0;
   }
 
+  /** The /dev/fuse fd, or -1 once closed (for notifications written off the JS thread). */
+  get fdOrClosed(): number {
+    return this.fd;
+  }
+
   start(): void {
     this.poller = this.dev.poll(this.fd, (status) => this.drain(status));
   }
