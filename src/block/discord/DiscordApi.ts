@@ -2,6 +2,7 @@ import { DiscordAPIError, REST } from '@discordjs/rest';
 import { FsError } from '../../errors.js';
 import { log } from '../../util/log.js';
 import { DiscordAccessError } from './errors.js';
+import { discordRestAgent } from './restAgent.js';
 
 export const DEFAULT_DISCORD_API = 'https://discord.com/api/v10';
 
@@ -53,6 +54,7 @@ export class DiscordApi {
   /** One controller per request in flight, so a stop can abort what is queued (a shared signal would pile up listeners). */
   private readonly pending = new Set<AbortController>();
   private stopped: DiscordAccessError | undefined;
+  private readonly agent = discordRestAgent();
 
   constructor(
     tokens: string[],
@@ -67,6 +69,7 @@ export class DiscordApi {
         version,
         globalRequestsPerSecond: opts.globalRequestsPerSecond ?? 50,
         timeout: opts.timeoutMs ?? 60_000,
+        agent: this.agent,
       }).setToken(token),
       inflight: 0,
     }));
@@ -133,6 +136,7 @@ export class DiscordApi {
       c.rest.clearHashSweeper();
       c.rest.clearHandlerSweeper();
     }
+    this.agent.close().catch(() => undefined);
   }
 
   /** Run one request on the least busy token (or the given one); 401/403 stop the backend. */

@@ -19,6 +19,20 @@ export class BlockUnavailableError extends BlockNotFoundError {
   }
 }
 
+/** Fewer than R nodes could take a block because nodes are down or failing: transient (see block/compose/retry.ts isTransient). */
+export class TooFewNodesError extends FsError {
+  readonly transient = true;
+  constructor(message: string) {
+    super('EIO', message);
+    this.name = 'TooFewNodesError';
+  }
+}
+
+/** Unreachable, full (placement moved on) or failing on its side: a node that may take the block later. */
+function isOutage(err: PeerRequestError): boolean {
+  return err.unreachable || err.full || (err.status !== null && (err.status >= 500 || err.status === 429 || err.status === 408));
+}
+
 /** Tuning that does not belong in a volume's config (tests shorten the timings). */
 export interface PeerStoreOptions {
   /** Broadcast address for discovery (default $MOSAICFS_DISCOVERY_ADDRESS or 255.255.255.255). */
@@ -35,8 +49,8 @@ export interface PeerStoreOptions {
  * Blocks on a mesh of `mosaicfs node`s. Each block goes to the top R nodes of a weighted
  * rendezvous ranking of the live nodes (weights: free capacity), skipping nodes that are full
  * (507) or failing. put() returns only when R copies are stored: a write never silently has
- * fewer copies than the volume asked for (with fewer live nodes than R, writes fail with EIO and
- * the write-back cache above keeps the data). Reads go down the ranking (the replicas first, then
+ * fewer copies than the volume asked for (with fewer live nodes than R, writes fail with a transient
+ * EIO, TooFewNodesError, which the data layer retries while the write-back cache keeps the data). Reads go down the ranking (the replicas first, then
  * every other reachable node, since blocks may sit off their ideal nodes after membership changes).
  * Deletes go to every reachable node as tombstones.
  */
@@ -107,11 +121,13 @@ export class PeerBlockStore implements BlockStore {
     await Promise.all(Array.from({ length: Math.min(this.replicas, candidates.length) }, lane));
     if (stored >= this.replicas) return;
     const allFull = failures.length > 0 && failures.every((f) => f.full);
-    throw new FsError(
-      allFull ? 'ENOSPC' : 'EIO',
-      `block ${id}: stored ${stored} of ${this.replicas} copies on ${candidates.length} live node(s)` +
-        (failures.length ? ` (${failures.map((f) => f.message).join('; ')})` : ''),
-    );
+    const detail = `block ${id}: stored ${stored} of ${this.replicas} copies on ${candidates.length} live node(s)` +
+      (failures.length ? ` (${failures.map((f) => f.message).join('; ')})` : '');
+    if (allFull) throw new FsError('ENOSPC', detail);
+    // Too few nodes up (or answering) is an outage that may end: the data layer retries it until
+    // its deadline and keeps the data buffered. A node that refuses us (auth, a bad request) is not.
+    if (failures.every(isOutage)) throw new TooFewNodesError(detail);
+    throw new FsError('EIO', detail);
   }
 
   async get(id: string): Promise<Buffer> {
