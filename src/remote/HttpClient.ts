@@ -21,6 +21,12 @@ export interface HttpClientOptions {
   connections?: number;
   /** On a 401: a fresh token if the saved session changed (someone ran `mosaicfs login`), else null. */
   refreshToken?: () => Promise<string | null>;
+  /** Called before each attempt of each request (request counting in tests and benchmarks). */
+  onRequest?: (req: HttpRequest) => void;
+  /** Called with each answer's headers (before the caller sees the answer). */
+  onResponse?: (res: HttpResponse) => void;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
 }
 
 export interface HttpRequest {
@@ -61,6 +67,14 @@ export interface HttpTraffic {
 }
 
 export const REQUEST_HEADER = 'x-mosaicfs-request';
+/**
+ * A client that sends this header (value "1") with its meta calls wants the server to take the write
+ * lease and the open of a regular file it creates, in the same request; the server then answers the
+ * create with LEASE_GRANTED_HEADER = the new inode number (RemoteOpenLeases.granted). Without the
+ * header a create takes no lease (a client that would never release it must not get one).
+ */
+export const LEASE_ON_CREATE_HEADER = 'x-mosaicfs-lease-on-create';
+export const LEASE_GRANTED_HEADER = 'x-mosaicfs-lease-granted';
 const DEFAULT_RETRY_MS = 60_000;
 const MAX_BACKOFF_MS = 2_000;
 /** Errors raised before any byte of the request could have reached the server. */
@@ -83,6 +97,9 @@ export class HttpClient {
   private readonly retryForMs: number;
   private readonly ca?: string | Buffer;
   private readonly refreshToken?: () => Promise<string | null>;
+  private readonly onRequest?: (req: HttpRequest) => void;
+  private readonly onResponse?: (res: HttpResponse) => void;
+  private readonly headers: Record<string, string>;
   private closed = false;
   private expiredLogged = false;
 
@@ -95,6 +112,9 @@ export class HttpClient {
     this.retryForMs = opts.retryForMs ?? DEFAULT_RETRY_MS;
     this.ca = opts.ca;
     this.refreshToken = opts.refreshToken;
+    this.onRequest = opts.onRequest;
+    this.onResponse = opts.onResponse;
+    this.headers = opts.headers ?? {};
     this.pool = new Pool(this.url, {
       connections: opts.connections ?? 16,
       // One request at a time per connection: a slow call never delays another queued behind it.
@@ -197,7 +217,7 @@ export class HttpClient {
   }
 
   private async once(req: HttpRequest, requestId: string): Promise<HttpResponse> {
-    const headers: Record<string, string> = { [REQUEST_HEADER]: requestId, ...(req.headers ?? {}) };
+    const headers: Record<string, string> = { ...this.headers, [REQUEST_HEADER]: requestId, ...(req.headers ?? {}) };
     if (req.auth ?? true) Object.assign(headers, this.authHeaders());
     else headers[CLIENT_HEADER] = this.clientId;
     let body: Buffer | Uint8Array | undefined;
@@ -210,12 +230,15 @@ export class HttpClient {
     }
     const started = performance.now();
     this.traffic.requests++;
+    this.onRequest?.(req);
     const res = await this.pool.request({ method: req.method, path: req.path, headers, body });
     const buf = await readAll(res.body);
     this.latency.add(performance.now() - started);
     this.traffic.bytesUp += body?.length ?? 0;
     this.traffic.bytesDown += buf.length;
-    return { status: res.statusCode, headers: res.headers, body: buf };
+    const out = { status: res.statusCode, headers: res.headers, body: buf };
+    this.onResponse?.(out);
+    return out;
   }
 
   private async backoff(attempt: number, why: string): Promise<void> {

@@ -7,11 +7,16 @@ import { ROUTES, type LeaseRequest } from './protocol.js';
 
 /** The server's lease time to live (src/server/Coordinator.ts LEASE_TTL_MS). */
 export const SERVER_LEASE_TTL_MS = 60_000;
+/**
+ * How long a write lease the server granted with a `create` waits for the open that follows it
+ * (the VFS opens a created file at once; mknod never does) before it is given back.
+ */
+export const CREATE_GRANT_TTL_MS = 1_000;
 
 interface Held {
   readers: number;
   writers: number;
-  /** What the server knows: 'read' (opened) or 'write' (write lease held). */
+  /** What the server knows: 'read' (opened) or 'write' (opened, write lease held). */
   server: 'read' | 'write';
 }
 
@@ -19,14 +24,25 @@ interface Held {
  * Open files as the server must know them (the two-writers rule). Local handles are counted per
  * inode; the server hears only of the first open (acquire, write=true when it is a writer), of the
  * first writer joining readers (acquire write), of the last writer leaving readers behind (release
- * write, then acquire read again so the file stays open for the server), and of the last close
- * (release). A 409 EBUSY from the server becomes FsError('EBUSY').
+ * write=true: the server drops the write lease, the file stays open), and of the last close
+ * (release write=false: the server drops the open and any write lease). A 409 EBUSY from the server
+ * becomes FsError('EBUSY').
+ *
+ * A file this client creates comes with its write lease and open already taken by the server in the
+ * same request as the create (`granted`, see LEASE_ON_CREATE_HEADER): the open that follows needs
+ * no round trip, and no other client can slip in between the create and the lease.
+ *
+ * The last close of a file opened only for reading is not waited for: its release carries no
+ * promise to other clients (only a purge of the inode waits for it), and a later open of the same
+ * inode queues behind it, so the server sees them in order.
  *
  * While anything is held, a timer touches the server every TTL/3 (the server also counts every
  * request and the event stream), so leases of an idle but open file do not expire.
  */
 export class RemoteOpenLeases implements OpenLeases {
   private readonly held = new Map<number, Held>();
+  /** Write leases granted with a create, not yet claimed by an open: ino -> give-back timer. */
+  private readonly grants = new Map<number, NodeJS.Timeout>();
   private readonly locks = new KeyedMutex<number>();
   private timer: NodeJS.Timeout | null = null;
 
@@ -41,12 +57,23 @@ export class RemoteOpenLeases implements OpenLeases {
     return this.held.get(ino)?.server === 'write';
   }
 
+  /** The server took the write lease and the open of `ino` for this client along with its create. */
+  granted(ino: number): void {
+    if (this.held.has(ino) || this.grants.has(ino)) return;
+    const t = setTimeout(() => void this.giveBack(ino), CREATE_GRANT_TTL_MS);
+    t.unref();
+    this.grants.set(ino, t);
+  }
+
   acquire(ino: number, write: boolean): Promise<void> {
     return this.locks.run(ino, async () => {
       const h = this.held.get(ino);
       if (!h) {
-        await this.send(ROUTES.leaseAcquire, { ino, write });
-        this.held.set(ino, { readers: write ? 0 : 1, writers: write ? 1 : 0, server: write ? 'write' : 'read' });
+        // A read-only open of a just-created file (O_CREAT|O_RDONLY) keeps the granted write lease
+        // until it closes, as a writer would: stricter than needed, never looser.
+        const server = this.claimGrant(ino) ? 'write' : null;
+        if (!server) await this.send(ROUTES.leaseAcquire, { ino, write });
+        this.held.set(ino, { readers: write ? 0 : 1, writers: write ? 1 : 0, server: server ?? (write ? 'write' : 'read') });
         this.startKeepAlive();
         return;
       }
@@ -60,38 +87,59 @@ export class RemoteOpenLeases implements OpenLeases {
   }
 
   release(ino: number, write: boolean): Promise<void> {
-    return this.locks.run(ino, async () => {
-      const h = this.held.get(ino);
-      if (!h) return;
-      if (write) h.writers = Math.max(0, h.writers - 1);
-      else h.readers = Math.max(0, h.readers - 1);
-      if (h.readers + h.writers === 0) {
-        this.held.delete(ino);
-        if (this.held.size === 0) this.stopKeepAlive();
-        await this.send(ROUTES.leaseRelease, { ino, write: h.server === 'write' }).catch((err) => {
-          // The lease expires on the server by itself; a failed release must not fail close().
-          log.warn({ err: (err as Error).message, ino }, 'lease release failed; it will expire on the server');
-        });
-        return;
-      }
-      if (h.writers === 0 && h.server === 'write') {
-        h.server = 'read';
-        try {
-          await this.send(ROUTES.leaseRelease, { ino, write: true });
-          await this.send(ROUTES.leaseAcquire, { ino, write: false });
-        } catch (err) {
-          log.warn({ err: (err as Error).message, ino }, 'write lease downgrade failed');
+    return new Promise<void>((resolve, reject) => {
+      this.locks.run(ino, async () => {
+        const h = this.held.get(ino);
+        if (!h) return;
+        if (write) h.writers = Math.max(0, h.writers - 1);
+        else h.readers = Math.max(0, h.readers - 1);
+        if (h.readers + h.writers === 0) {
+          this.held.delete(ino);
+          if (this.held.size === 0 && this.grants.size === 0) this.stopKeepAlive();
+          if (h.server === 'read') resolve(); // nobody waits on a reader's close; the lock keeps the order
+          await this.send(ROUTES.leaseRelease, { ino, write: false }).catch((err) => {
+            // The lease expires on the server by itself; a failed release must not fail close().
+            log.warn({ err: (err as Error).message, ino }, 'lease release failed; it will expire on the server');
+          });
+          return;
         }
-      }
+        if (h.writers === 0 && h.server === 'write') {
+          h.server = 'read';
+          await this.send(ROUTES.leaseRelease, { ino, write: true }).catch((err) => {
+            log.warn({ err: (err as Error).message, ino }, 'write lease downgrade failed');
+          });
+        }
+      }).then(resolve, reject);
     });
   }
 
   /** Forget local state (after the session closed); the server drops the client's leases at logout or expiry. */
   async releaseAll(): Promise<void> {
     this.stopKeepAlive();
-    const inos = [...this.held.entries()];
+    const inos = [...this.held.keys(), ...this.grants.keys()];
+    for (const t of this.grants.values()) clearTimeout(t);
+    this.grants.clear();
     this.held.clear();
-    await Promise.allSettled(inos.map(([ino, h]) => this.send(ROUTES.leaseRelease, { ino, write: h.server === 'write' })));
+    await Promise.allSettled(inos.map((ino) => this.locks.run(ino, () => this.send(ROUTES.leaseRelease, { ino, write: false }))));
+  }
+
+  private claimGrant(ino: number): boolean {
+    const t = this.grants.get(ino);
+    if (t === undefined) return false;
+    clearTimeout(t);
+    this.grants.delete(ino);
+    return true;
+  }
+
+  /** A grant nobody opened (mknod of a regular file): the server must not keep the lease. */
+  private giveBack(ino: number): Promise<void> {
+    return this.locks.run(ino, async () => {
+      if (!this.claimGrant(ino)) return;
+      if (this.held.size === 0 && this.grants.size === 0) this.stopKeepAlive();
+      await this.send(ROUTES.leaseRelease, { ino, write: false }).catch((err) => {
+        log.warn({ err: (err as Error).message, ino }, 'returning a create lease failed; it will expire on the server');
+      });
+    });
   }
 
   private async send(route: string, body: LeaseRequest): Promise<void> {

@@ -14,7 +14,7 @@ import { Vfs } from '../vfs/Vfs.js';
 import { CachingMetaStore, DEFAULT_META_TTL_MS, type MetaCacheStats } from './CachingMetaStore.js';
 import { configDir as defaultConfigDir, loadSession, type SavedSession } from './credentials.js';
 import { EventStream } from './EventStream.js';
-import { HttpClient } from './HttpClient.js';
+import { HttpClient, LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER, type HttpRequest } from './HttpClient.js';
 import { login as loginFlow, LoginFailedError, logout as logoutFlow } from './loginFlow.js';
 import { ROUTES, type ChangeEvent, type WhoamiResponse } from './protocol.js';
 import { RemoteBlockStore } from './RemoteBlockStore.js';
@@ -43,6 +43,8 @@ export interface RemoteSessionOptions {
   events?: boolean;
   /** Lease keep-alive period (default LEASE_TTL_MS / 3 = 20 s). */
   leaseKeepAliveMs?: number;
+  /** Observer of every HTTP request the session sends (tests and benchmarks count round trips). */
+  onRequest?: (req: HttpRequest) => void;
 }
 
 export interface RemoteStats {
@@ -117,6 +119,12 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
     token: saved.token,
     ca,
     retryForMs: opts.retryForMs,
+    onRequest: opts.onRequest,
+    headers: { [LEASE_ON_CREATE_HEADER]: '1' },
+    onResponse: (res) => {
+      const granted = res.headers[LEASE_GRANTED_HEADER];
+      if (typeof granted === 'string') leases.granted(Number(granted));
+    },
     refreshToken: async () => {
       const fresh = await loadSession(saved.url, saved.user, dir).catch(() => null);
       if (fresh) current = fresh;

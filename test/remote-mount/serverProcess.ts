@@ -4,6 +4,12 @@
  * the mount, never has to serve the mount's requests too), and one that can be SIGKILLed and
  * restarted on the same port. Users are created before the first start, through the server's own
  * admin code (src/server/admin.ts) on the same data folder.
+ *
+ * The server is started by a small launcher process that the test forks once, before anything is
+ * open on a mount. Why: a fork+exec from the test process itself closes, at exec, the child's
+ * copies of every file the test holds open on a mount, and each of those closes is a FUSE FLUSH
+ * that waits for the mount daemon to commit the file, which waits for the very server being
+ * started (up to its 60 s retry budget per dirty file: a restart that took 2 minutes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -20,13 +26,50 @@ export interface ServerUser {
   password: string;
 }
 
+type LauncherCommand = { cmd: 'spawn'; file: string; args: string[]; env: NodeJS.ProcessEnv } | { cmd: 'kill'; signal: NodeJS.Signals };
+type LauncherEvent =
+  | { ev: 'out'; data: string }
+  | { ev: 'exit'; code: number | null; signal: string | null };
+
+/** Runs one server at a time for its parent; kills it and exits when the parent goes away. */
+const LAUNCHER_SOURCE = `
+const { spawn } = require('node:child_process');
+let child = null;
+process.on('message', (m) => {
+  if (m.cmd === 'spawn') {
+    const c = spawn(m.file, m.args, { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    const out = (d) => process.connected && process.send({ ev: 'out', data: d.toString('utf8') });
+    c.stdout.on('data', out);
+    c.stderr.on('data', out);
+    c.on('exit', (code, signal) => {
+      if (child === c) child = null;
+      if (process.connected) process.send({ ev: 'exit', code, signal });
+    });
+  } else if (m.cmd === 'kill' && child) {
+    child.kill(m.signal);
+  }
+});
+process.on('disconnect', () => {
+  if (child) child.kill('SIGKILL');
+  process.exit(0);
+});
+`;
+
 export class ServerProcess {
-  proc: ChildProcess | undefined;
   url = '';
   private port = 0;
   private output = '';
+  private alive = false;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly launcher: ChildProcess;
+  private onEvent: ((e: LauncherEvent) => void) | null = null;
 
-  private constructor(readonly root: string, readonly dataDir: string) {}
+  private constructor(readonly root: string, readonly dataDir: string) {
+    this.launcher = spawn(process.execPath, ['-e', LAUNCHER_SOURCE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    trackChild(this.launcher);
+    this.launcher.on('message', (m: LauncherEvent) => this.onEvent?.(m));
+  }
 
   /** Create the users, start the server; stopped and its folder removed by `after`. */
   static async start(after: AfterHook, users: ServerUser[]): Promise<ServerProcess> {
@@ -44,7 +87,7 @@ export class ServerProcess {
   }
 
   get running(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+    return this.alive;
   }
 
   /** What the server printed (tail), for failure messages. */
@@ -54,57 +97,67 @@ export class ServerProcess {
 
   /** Start (again, on the same port once it has one). */
   async spawn(): Promise<void> {
-    if (this.running) throw new Error('server already running');
-    const child = spawn(process.execPath, [cliBin(), 'serve', '--data', this.dataDir, '--listen', `127.0.0.1:${this.port}`], {
-      env: cliEnv({ MOSAICFS_LOG: process.env.MOSAICFS_LOG ?? 'warn' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    trackChild(child);
-    this.proc = child;
+    if (this.alive) throw new Error('server already running');
     this.output = '';
-    const url = await new Promise<string>((resolve, reject) => {
+    let markExited!: () => void;
+    this.exited = new Promise<void>((r) => (markExited = r));
+    const url = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`mosaicfs serve did not start within ${START_TIMEOUT_MS} ms\n${this.output}`)), START_TIMEOUT_MS);
-      const onData = (d: Buffer): void => {
-        this.output = (this.output + d.toString()).slice(-64 * 1024);
-        const m = /listening on (https?:\/\/\S+)/.exec(this.output);
-        if (m) {
+      this.onEvent = (e) => {
+        if (e.ev === 'out') {
+          this.output = (this.output + e.data).slice(-64 * 1024);
+          const m = /listening on (https?:\/\/\S+)/.exec(this.output);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        } else {
+          this.alive = false;
+          markExited();
           clearTimeout(timer);
-          resolve(m[1]);
+          reject(new Error(`mosaicfs serve exited (${e.signal ?? e.code}) before listening\n${this.output}`));
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code, sig) => {
-        clearTimeout(timer);
-        reject(new Error(`mosaicfs serve exited (${sig ?? code}) before listening\n${this.output}`));
-      });
     });
-    this.url = url;
-    this.port = Number(new URL(url).port);
+    this.alive = true;
+    this.send({
+      cmd: 'spawn',
+      file: process.execPath,
+      args: [cliBin(), 'serve', '--data', this.dataDir, '--listen', `127.0.0.1:${this.port}`],
+      env: cliEnv({ MOSAICFS_LOG: process.env.MOSAICFS_LOG ?? 'warn' }),
+    });
+    this.url = await url;
+    this.port = Number(new URL(this.url).port);
   }
 
   /** SIGKILL: no graceful shutdown, nothing flushed beyond what was acknowledged. */
   async kill9(): Promise<void> {
-    const child = this.proc;
-    if (!child || !this.running) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    if (!this.alive) return;
+    this.send({ cmd: 'kill', signal: 'SIGKILL' });
+    await this.exited;
   }
 
   /** SIGTERM and wait (graceful). */
   async stop(): Promise<void> {
-    const child = this.proc;
-    if (!child || !this.running) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
+    if (!this.alive) return;
+    this.send({ cmd: 'kill', signal: 'SIGTERM' });
+    const timer = setTimeout(() => this.send({ cmd: 'kill', signal: 'SIGKILL' }), 15_000);
+    await this.exited;
     clearTimeout(timer);
   }
 
   async dispose(): Promise<void> {
     await this.stop();
+    if (this.launcher.exitCode === null && this.launcher.signalCode === null) {
+      const gone = new Promise((r) => this.launcher.once('exit', r));
+      this.launcher.disconnect();
+      await gone;
+    }
     await removeTempDir(this.root);
+  }
+
+  private send(cmd: LauncherCommand): void {
+    if (!this.launcher.connected) throw new Error('server launcher is gone');
+    this.launcher.send(cmd);
   }
 }

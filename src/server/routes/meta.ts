@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { S_IFMT, S_IFREG, type InodeAttr } from '../../meta/MetaStore.js';
+import { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER } from '../../remote/HttpClient.js';
 import { ROUTES, type MetaResponse } from '../../remote/protocol.js';
 import { decodeWire, encodeWire } from '../../remote/wireCodec.js';
 import { authenticate, inSpace, requireClientId, type ServerContext } from '../context.js';
@@ -6,7 +8,7 @@ import { badRequest } from '../httpErrors.js';
 import { callMetaOp } from '../metaOps.js';
 
 export function registerMetaRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post(ROUTES.meta, async (req): Promise<MetaResponse> => {
+  app.post(ROUTES.meta, async (req, reply): Promise<MetaResponse> => {
     const s = await authenticate(ctx, req);
     const clientId = requireClientId(s);
     const body = req.body as { op?: unknown; args?: unknown } | null;
@@ -29,7 +31,21 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServerContext): vo
         args,
       ),
     );
+    // A created file comes with its write lease when the client asks (it opens the file next): one
+    // round trip less. Another client that opened the new name for writing first keeps it: no grant,
+    // and this client's own acquire then gets EBUSY as it would have anyway.
+    if (body.op === 'create' && req.headers[LEASE_ON_CREATE_HEADER] === '1' && isRegularFile(result)) {
+      if (await ctx.coordinator.acquireWrite(userId, result.ino, clientId)) {
+        await ctx.coordinator.opened(userId, result.ino, clientId);
+        reply.header(LEASE_GRANTED_HEADER, String(result.ino));
+      }
+    }
     if (change) await ctx.coordinator.publish(userId, { origin: clientId, ...change });
     return { result: encodeWire(result) };
   });
+}
+
+function isRegularFile(result: unknown): result is InodeAttr {
+  const a = result as Partial<InodeAttr> | null;
+  return typeof a?.ino === 'number' && typeof a.mode === 'number' && (a.mode & S_IFMT) === S_IFREG;
 }
