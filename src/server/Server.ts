@@ -38,6 +38,8 @@ export interface ServerOptions {
   // ---- knobs for tests ----
   /** Lease/open TTL of the in-process coordinator (default LEASE_TTL_MS). */
   leaseTtlMs?: number;
+  /** Test option: hard-link limit of the users' SQLite MetaStores (default 65000). */
+  linkMax?: number;
   /** Keep-alive comments on event streams (default 15 s). */
   ssePingMs?: number;
   /** How often deferred purges are retried (default 10 s). */
@@ -62,7 +64,7 @@ export const DEFAULT_STORE: StoreConfig = { type: 'local', path: 'blocks' };
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await fs.mkdir(opts.dataDir, { recursive: true });
   const log = rootLog.child({ component: 'server' }, opts.logLevel ? { level: opts.logLevel } : {});
-  const backend = await openBackend(opts.dataDir, opts.metaUrl, { leaseTtlMs: opts.leaseTtlMs ?? LEASE_TTL_MS });
+  const backend = await openBackend(opts.dataDir, opts.metaUrl, { leaseTtlMs: opts.leaseTtlMs ?? LEASE_TTL_MS, linkMax: opts.linkMax });
   const spaces = new UserSpaces(backend, opts.store ?? DEFAULT_STORE, opts.dataDir);
   const ctx: ServerContext = {
     accounts: backend.accounts,

@@ -26,6 +26,8 @@ export interface ServerBackend {
 export interface BackendOptions {
   /** Lease TTL of the in-process coordinator (tests shorten it). */
   leaseTtlMs?: number;
+  /** Hard-link limit of the users' SQLite MetaStores (default 65000; tests lower it). */
+  linkMax?: number;
 }
 
 export const USERS_DIR = 'users';
@@ -49,7 +51,7 @@ export async function openSqliteBackend(dataDir: string, opts: BackendOptions = 
     async openMeta(userId, chunkSize) {
       const dir = userDir(userId);
       await fs.mkdir(dir, { recursive: true });
-      return SqliteMetaStore.open(path.join(dir, 'meta.db'), { chunkSize });
+      return SqliteMetaStore.open(path.join(dir, 'meta.db'), { chunkSize, linkMax: opts.linkMax });
     },
     async dropNamespace(userId) {
       await fs.rm(userDir(userId), { recursive: true, force: true });

@@ -2,13 +2,13 @@ import { after, before, describe } from 'node:test';
 import { CachingMetaStore } from '../../src/remote/CachingMetaStore.js';
 import { metaStoreContract } from '../contract/metaStoreContract.js';
 import { startTestServer, type TestServer } from '../helpers/serverFixture.js';
-import { remoteMetaFixture } from './contractAdapter.js';
+import { REMOTE_LINK_MAX, remoteMetaFixture } from './contractAdapter.js';
 
 describe('CachingMetaStore over RemoteMetaStore against a real server', () => {
   let server: TestServer;
   let n = 0;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ linkMax: REMOTE_LINK_MAX });
   });
   after(async () => {
     await server?.stop();

@@ -6,6 +6,12 @@ import type { MetaStoreFixture } from '../contract/metaStoreContract.js';
 import type { TestServer } from '../helpers/serverFixture.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
+/**
+ * The link limit the contract's test servers give their users' stores: the limit logic is the same
+ * at any value, and 65,000 links of one inode are 65,000 HTTP round trips.
+ */
+export const REMOTE_LINK_MAX = 2000;
+
 /** The MetaStore methods that are not part of the remote protocol: the server runs them itself. */
 type ServerSide = 'init' | 'setSetting' | 'check' | 'unreferencedBlocks' | 'forgetBlocks';
 
@@ -54,6 +60,7 @@ export async function remoteMetaFixture(server: TestServer, name: string, wrap: 
   return {
     store,
     chunkSize: user.blockSize,
+    linkMax: REMOTE_LINK_MAX,
     cleanup: async () => {
       await http.close();
       await removeTempDir(configDir);
