@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { log } from '../util/log.js';
-import { CLIENT_HEADER } from './protocol.js';
+import { CLIENT_HEADER, REQUEST_HEADER } from './protocol.js';
+export { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER, REQUEST_HEADER } from './protocol.js';
 import { LatencyStats } from './LatencyStats.js';
 import { errorFromBody, ServerUnreachableError, SessionExpiredError } from './remoteErrors.js';
 
@@ -66,15 +67,6 @@ export interface HttpTraffic {
   retries: number;
 }
 
-export const REQUEST_HEADER = 'x-mosaicfs-request';
-/**
- * A client that sends this header (value "1") with its meta calls wants the server to take the write
- * lease and the open of a regular file it creates, in the same request; the server then answers the
- * create with LEASE_GRANTED_HEADER = the new inode number (RemoteOpenLeases.granted). Without the
- * header a create takes no lease (a client that would never release it must not get one).
- */
-export const LEASE_ON_CREATE_HEADER = 'x-mosaicfs-lease-on-create';
-export const LEASE_GRANTED_HEADER = 'x-mosaicfs-lease-granted';
 const DEFAULT_RETRY_MS = 60_000;
 const MAX_BACKOFF_MS = 2_000;
 /** Errors raised before any byte of the request could have reached the server. */

@@ -14,6 +14,16 @@ import type { ErrnoCode } from '../errors.js';
 
 export const API_PREFIX = '/v1';
 export const CLIENT_HEADER = 'x-mosaicfs-client';
+/** A random id per request attempt chain (logs; a retried request keeps it). */
+export const REQUEST_HEADER = 'x-mosaicfs-request';
+/**
+ * A client that sends this header (value "1") with its meta calls wants the server to take the write
+ * lease and the open of a regular file it creates, in the same request; the server then answers the
+ * create with LEASE_GRANTED_HEADER = the new inode number (RemoteOpenLeases.granted). Without the
+ * header a create takes no lease (a client that would never release it must not get one).
+ */
+export const LEASE_ON_CREATE_HEADER = 'x-mosaicfs-lease-on-create';
+export const LEASE_GRANTED_HEADER = 'x-mosaicfs-lease-granted';
 
 export const ROUTES = {
   /** GET, no auth: {ok: true, version}. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { S_IFMT, S_IFREG, type InodeAttr } from '../../meta/MetaStore.js';
-import { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER } from '../../remote/HttpClient.js';
+import { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER } from '../../remote/protocol.js';
 import { ROUTES, type MetaResponse } from '../../remote/protocol.js';
 import { decodeWire, encodeWire } from '../../remote/wireCodec.js';
 import { authenticate, inSpace, requireClientId, type ServerContext } from '../context.js';
