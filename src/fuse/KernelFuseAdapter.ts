@@ -12,7 +12,7 @@ import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFREG } from '../meta/MetaStore.js';
 import type { CacheInvalidator } from '../vfs/OpenLeases.js';
 import type { Ctx, InodeAttr, SetAttr, VfsApi } from '../vfs/types.js';
-import { SEEK_DATA, SEEK_HOLE } from './kernel/abi.js';
+import { Op, SEEK_DATA, SEEK_HOLE } from './kernel/abi.js';
 import { CallerGroups } from './kernel/callerGroups.js';
 import { FuseSession } from './kernel/FuseSession.js';
 import { mountFuse, unmountFuse } from './kernel/mount.js';
@@ -35,6 +35,13 @@ export class KernelFuseAdapter implements CacheInvalidator {
   private readonly groups = new CallerGroups();
   /** size:mtime of each file when it was last released, to keep its page cache if unchanged. */
   private readonly cacheKeys = new Map<number, string>();
+  /**
+   * READDIRPLUS: the session asks lookup(req, dir, name) for each entry of the page it got from
+   * readdir(req, ...). The attributes that came with the page are kept here per request, so those
+   * lookups are answered without going back to the VFS. The session still counts each entry reply
+   * as one kernel lookup (nlookup), exactly as for a real lookup.
+   */
+  private readonly pageAttrs = new WeakMap<FuseRequest, Map<string, InodeAttr>>();
   private session: FuseSession | null = null;
   private gone = false;
   private resolveUnmounted!: () => void;
@@ -105,7 +112,10 @@ export class KernelFuseAdapter implements CacheInvalidator {
     const { vfs } = this;
     const ctx = (req: FuseRequest) => this.ctx(req);
     return {
-      lookup: (req, parent, name) => vfs.lookup(ctx(req), parent, name),
+      lookup: (req, parent, name) => {
+        const fromPage = parent === req.nodeid ? this.pageAttrs.get(req)?.get(name) : undefined;
+        return fromPage ? Promise.resolve(fromPage) : vfs.lookup(ctx(req), parent, name);
+      },
       forget: (ino) => { this.cacheKeys.delete(ino); },
       getattr: (req, ino) => vfs.getattr(ctx(req), ino),
       setattr: (req, ino, set) => {
@@ -151,7 +161,16 @@ export class KernelFuseAdapter implements CacheInvalidator {
         return whence === SEEK_DATA ? offset : size;
       },
       opendir: async (req, ino): Promise<Opened> => ({ fh: await vfs.opendir(ctx(req), ino) }),
-      readdir: (req, _ino, fh, offset, limit) => vfs.readdir(ctx(req), fh, offset, limit),
+      readdir: async (req, _ino, fh, offset, limit) => {
+        const plus = req.opcode === Op.READDIRPLUS;
+        const entries = await vfs.readdir(ctx(req), fh, offset, limit, plus);
+        if (plus) {
+          const attrs = new Map<string, InodeAttr>();
+          for (const e of entries) if (e.attr) attrs.set(e.name, e.attr);
+          if (attrs.size > 0) this.pageAttrs.set(req, attrs);
+        }
+        return entries;
+      },
       releasedir: (req, _ino, fh) => vfs.releasedir(ctx(req), fh),
       fsyncdir: (req, _ino, fh, datasync) => vfs.fsyncdir(ctx(req), fh, datasync),
       statfs: (req) => vfs.statfs(ctx(req)),

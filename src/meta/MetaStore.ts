@@ -69,6 +69,8 @@ export interface DirEntry {
   ino: number;
   /** st_mode of the child (type bits are what readdir needs; full mode is a bonus). */
   mode: number;
+  /** The child's full attributes (what getattr(ino) gives), present only when readdir was asked withAttrs. */
+  attr?: InodeAttr;
 }
 
 export interface DirPage {
@@ -190,8 +192,11 @@ export interface MetaStore {
    */
   rename(parent: number, name: string, newParent: number, newName: string, flags: number, now: Timespec): Promise<RenameResult>;
   readlink(ino: number): Promise<string>;
-  /** One page of a directory's entries in a stable order (not including '.' and '..'). */
-  readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage>;
+  /**
+   * One page of a directory's entries in a stable order (not including '.' and '..'). `withAttrs`:
+   * every entry also carries its full attributes, read in the same query (READDIRPLUS, `ls -l`).
+   */
+  readdir(dir: number, cursor: string | null, limit: number, withAttrs?: boolean): Promise<DirPage>;
   setattr(ino: number, changes: AttrChanges): Promise<InodeAttr>;
 
   /**

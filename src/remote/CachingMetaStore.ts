@@ -26,7 +26,8 @@ const MAX_ITEMS = 100_000;
  * "absent") are cached for `ttlMs`. Every mutation made here drops what it touches (and caches the
  * attributes it returns), a ChangeEvent from the server drops what another client touched, and
  * clear() drops everything (after the event stream reconnected: events may have been missed).
- * readdir, slice lists and everything else pass through uncached.
+ * readdir pages, slice lists and everything else pass through uncached (a page with attributes
+ * fills the attribute and entry caches).
  *
  * A lookup/getattr that was in flight while an invalidation happened does not store its (possibly
  * stale) answer: a generation counter says whether anything was invalidated meanwhile.
@@ -110,6 +111,24 @@ export class CachingMetaStore implements MetaStore, Revalidator {
       if (attr) this.putAttr(attr);
     }
     return attr;
+  }
+
+  /**
+   * Pages are not cached, but a page with attributes teaches the attribute and entry caches, so
+   * the lookups that follow a READDIRPLUS (or `ls -l`) of those names are hits.
+   */
+  async readdir(dir: number, cursor: string | null, limit: number, withAttrs?: boolean): Promise<DirPage> {
+    if (!withAttrs) return this.inner.readdir(dir, cursor, limit);
+    const gen = this.generation;
+    const page = await this.inner.readdir(dir, cursor, limit, true);
+    if (gen === this.generation) {
+      for (const e of page.entries) {
+        if (!e.attr) continue;
+        this.putEntry(dir, e.name, e.ino);
+        this.putAttr(e.attr);
+      }
+    }
+    return page;
   }
 
   // ---- mutations: pass through, then forget (or learn) what they touched ----
@@ -238,9 +257,6 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   }
   readlink(ino: number): Promise<string> {
     return this.inner.readlink(ino);
-  }
-  readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
-    return this.inner.readdir(dir, cursor, limit);
   }
   listOrphans(): Promise<number[]> {
     return this.inner.listOrphans();

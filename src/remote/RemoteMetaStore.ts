@@ -83,8 +83,9 @@ export class RemoteMetaStore implements MetaStore {
     return this.call('readlink', ino);
   }
 
-  readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
-    return this.call('readdir', dir, cursor, limit);
+  /** Without attributes the call stays the 3-argument one every server version understands. */
+  readdir(dir: number, cursor: string | null, limit: number, withAttrs?: boolean): Promise<DirPage> {
+    return withAttrs ? this.call('readdir', dir, cursor, limit, true) : this.call('readdir', dir, cursor, limit);
   }
 
   setattr(ino: number, changes: AttrChanges): Promise<InodeAttr> {

@@ -2,7 +2,7 @@ import type { MetaStore, RenameResult, UnlinkResult } from '../meta/MetaStore.js
 import { REMOTE_META_OPS, type ChangeEvent, type RemoteMetaOp } from '../remote/protocol.js';
 import { badRequest } from './httpErrors.js';
 import {
-  arrayOf, blockId, buffer, chunkWrite, ino, intIn, MAX_XATTR_VALUE, name, newBlock, xattrName, nullable, object, optional,
+  arrayOf, blockId, bool, buffer, chunkWrite, ino, intIn, MAX_XATTR_VALUE, name, newBlock, xattrName, nullable, object, optional,
   slice, str, timespec, uint, type Check,
 } from './validate.js';
 
@@ -19,6 +19,8 @@ type Change = Omit<ChangeEvent, 'origin'>;
 
 interface OpSpec {
   args: Check<unknown>[];
+  /** Arguments a caller must send (default: all); the rest are optional trailing ones (older clients omit them). */
+  required?: number;
   run?: (env: OpEnv, args: any[]) => Promise<unknown>;
   /** The change event of a successful mutating call (absent: read-only). */
   change?: (args: any[], result: any, env: OpEnv) => Promise<Change> | Change;
@@ -81,7 +83,7 @@ export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
     }),
   },
   readlink: { args: [ino] },
-  readdir: { args: [ino, cursor, listLimit] },
+  readdir: { args: [ino, cursor, listLimit, optional(bool)], required: 3 },
   setattr: { args: [ino, attrChanges], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
   truncate: { args: [ino, uint, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [i] }) },
   listOrphans: {
@@ -144,8 +146,12 @@ export async function callMetaOp(env: OpEnv, op: unknown, rawArgs: unknown): Pro
   if (!isRemoteMetaOp(op)) throw badRequest(`unknown meta op ${JSON.stringify(op)?.slice(0, 80)}`);
   const spec = META_OPS[op];
   if (!Array.isArray(rawArgs)) throw badRequest(`${op}: args must be an array`);
-  if (rawArgs.length !== spec.args.length) throw badRequest(`${op} takes ${spec.args.length} argument(s), got ${rawArgs.length}`);
-  const args = spec.args.map((check, i) => check(rawArgs[i], `${op} argument ${i + 1}`));
+  const required = spec.required ?? spec.args.length;
+  if (rawArgs.length < required || rawArgs.length > spec.args.length) {
+    const takes = required === spec.args.length ? `${required}` : `${required} to ${spec.args.length}`;
+    throw badRequest(`${op} takes ${takes} argument(s), got ${rawArgs.length}`);
+  }
+  const args = rawArgs.map((v, i) => spec.args[i](v, `${op} argument ${i + 1}`));
   const result = spec.run
     ? await spec.run(env, args)
     : await (env.meta[op] as (...a: unknown[]) => Promise<unknown>).apply(env.meta, args);

@@ -32,7 +32,8 @@ export class DirReader {
     private readonly parent: DotEntry,
   ) {}
 
-  async read(offset: number, limit: number): Promise<ReaddirEntry[]> {
+  /** `withAttrs`: stored entries carry their attributes (fetched with the page, one MetaStore call). */
+  async read(offset: number, limit: number, withAttrs = false): Promise<ReaddirEntry[]> {
     const out: ReaddirEntry[] = [];
     if (limit <= 0) return out;
     if (offset === 0) out.push({ name: '.', ino: this.self.ino, mode: this.self.mode, next: 1 });
@@ -40,10 +41,12 @@ export class DirReader {
     let k = Math.max(offset - 2, 0);
     let cursor = await this.cursorAt(k);
     while (out.length < limit && cursor !== DONE) {
-      const page = await this.meta.readdir(this.ino, cursor, Math.min(limit - out.length, PAGE));
+      const page = await this.meta.readdir(this.ino, cursor, Math.min(limit - out.length, PAGE), withAttrs);
       for (const e of page.entries) {
         k++;
-        out.push({ name: e.name, ino: e.ino, mode: e.mode, next: k + 2 });
+        const entry: ReaddirEntry = { name: e.name, ino: e.ino, mode: e.mode, next: k + 2 };
+        if (e.attr) entry.attr = e.attr;
+        out.push(entry);
       }
       cursor = nextCursor(page);
       this.remember(k, cursor);

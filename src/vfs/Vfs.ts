@@ -17,7 +17,7 @@ import { MAX_FILE_SIZE, RELATIME_MAX_AGE_SEC } from './limits.js';
 import { checkName, validateSymlinkTarget } from './names.js';
 import { asFsError } from './opErrors.js';
 import {
-  checkDelete, checkDirWrite, checkPermission, checkSearch, isDir, isOwnerOrRoot, isRoot, newInodeOwner, R_OK, W_OK, X_OK,
+  checkDelete, checkDirWrite, checkPermission, checkSearch, isDir, isOwnerOrRoot, isRoot, newInodeOwner, permits, R_OK, W_OK, X_OK,
 } from './permissions.js';
 import { walkPath } from './resolvePath.js';
 import { volumeStatfs } from './statfs.js';
@@ -379,15 +379,17 @@ export class Vfs implements VfsApi {
     });
   }
 
-  readdir(_ctx: Ctx, fh: number, offset: number, limit: number): Promise<ReaddirEntry[]> {
+  readdir(ctx: Ctx, fh: number, offset: number, limit: number, withAttrs = true): Promise<ReaddirEntry[]> {
     return this.op('readdir', async () => {
       const h = this.handles.dir(fh);
       if (!Number.isInteger(offset) || offset < 0) throw new FsError('EINVAL', `readdir offset ${offset}`);
-      const entries = await h.reader.read(offset, limit);
-      if (offset === 0) {
-        const raw = await this.meta.getattr(h.ino);
-        if (this.atimeStale(raw, raw)) await this.touchAtime(h.ino);
-      }
+      const dir = withAttrs || offset === 0 ? await this.meta.getattr(h.ino) : null;
+      // Attributes only for a caller who could look the names up (search permission, checked now:
+      // it may have changed since opendir); otherwise the entries stay bare, as lookups would fail.
+      const attrs = dir !== null && withAttrs && isDir(dir) && permits(ctx, dir, X_OK);
+      const entries = await h.reader.read(offset, limit, attrs);
+      if (attrs) for (const e of entries) if (e.attr) e.attr = this.merge(e.attr);
+      if (dir && offset === 0 && this.atimeStale(dir, dir)) await this.touchAtime(h.ino);
       return entries;
     });
   }

@@ -40,6 +40,12 @@ export interface ReaddirEntry {
   mode: number;
   /** Offset to pass to the next readdir to continue after this entry. */
   next: number;
+  /**
+   * The entry's attributes, as lookup(ctx, dir, name) would give them at the time of the listing
+   * (READDIRPLUS serves them without a lookup per entry). Present only when attributes were asked
+   * for and the caller may search the directory; never on '.' and '..'.
+   */
+  attr?: InodeAttr;
 }
 
 export interface OpenResult {
@@ -82,8 +88,13 @@ export interface VfsApi {
   fallocate(ctx: Ctx, fh: number, mode: number, offset: number, length: number): Promise<void>;
 
   opendir(ctx: Ctx, ino: number): Promise<number>;
-  /** Entries after `offset` (0 = start; '.' and '..' included first), at most `limit`. */
-  readdir(ctx: Ctx, fh: number, offset: number, limit: number): Promise<ReaddirEntry[]>;
+  /**
+   * Entries after `offset` (0 = start; '.' and '..' included first), at most `limit`. `withAttrs`
+   * (default true) asks for each entry's attributes (ReaddirEntry.attr); pass false when only names
+   * and types are needed (a plain READDIR), which is cheaper. The default is true so a wrapper that
+   * forwards only four arguments still passes attributes through.
+   */
+  readdir(ctx: Ctx, fh: number, offset: number, limit: number, withAttrs?: boolean): Promise<ReaddirEntry[]>;
   releasedir(ctx: Ctx, fh: number): Promise<void>;
   fsyncdir(ctx: Ctx, fh: number, datasync: boolean): Promise<void>;
 

@@ -572,6 +572,48 @@ export function metaStoreContract(name: string, factory: () => Promise<MetaStore
         assert.equal(new Set(seen).size, seen.length);
       });
 
+      it('withAttrs: every entry carries exactly what getattr gives, on every page; plain pages carry none', async () => {
+        const d = await mkdir(ROOT_INO, 'plus');
+        const other = await mkdir(ROOT_INO, 'other');
+        for (let i = 0; i < 40; i++) {
+          const n = `f${String(i).padStart(2, '0')}`;
+          const f = i % 5 === 0 ? await mkdir(d.ino, n) : await mkfile(d.ino, n, 0o600 + i);
+          if (i % 3 === 0 && i % 5 !== 0) await store.truncate(f.ino, 1000 + i, tick());
+          if (i % 7 === 1) await store.setattr(f.ino, { uid: 4000 + i, atime: tick(), ctime: tick() });
+        }
+        await store.create(d.ino, 'link', { mode: S_IFLNK | 0o777, uid: 1, gid: 2, now: tick(), symlinkTarget: '../target' });
+        await store.create(d.ino, 'fifo', { mode: S_IFIFO | 0o644, uid: 1, gid: 2, now: tick() });
+        const hard = await mkfile(other.ino, 'hard');
+        await store.link(hard.ino, d.ino, 'hard-too', tick()); // nlink 2 shows through the second name
+        const seen: string[] = [];
+        for (const size of [1, 7, 100]) {
+          seen.length = 0;
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<MetaStore['readdir']>> = await store.readdir(d.ino, cursor, size, true);
+            assert.ok(page.entries.length <= size);
+            for (const e of page.entries) {
+              const want = await store.getattr(e.ino);
+              assert.deepEqual(e.attr, want, `${e.name} (page size ${size})`);
+              assert.deepEqual([e.ino, e.mode], [want.ino, want.mode]);
+              seen.push(e.name);
+            }
+            cursor = page.next;
+          } while (cursor !== null);
+          assert.equal(seen.length, 43);
+        }
+        assert.deepEqual(seen, (await listAll(store, d.ino)).map((e) => e.name), 'same names in the same order as plain pages');
+        const hardEntry = (await store.readdir(d.ino, null, 100, true)).entries.find((e) => e.name === 'hard-too');
+        assert.equal(hardEntry?.attr?.nlink, 2);
+        const plain = await store.readdir(d.ino, null, 100);
+        assert.ok(plain.entries.every((e) => e.attr === undefined), 'a plain page has no attributes');
+        assert.deepEqual(await store.readdir(other.ino, null, 10, false), { entries: [{ name: 'hard', ino: hard.ino, mode: hard.mode }], next: null });
+        const empty = await mkdir(ROOT_INO, 'empty');
+        assert.deepEqual(await store.readdir(empty.ino, null, 10, true), { entries: [], next: null });
+        await expectCode(store.readdir(hard.ino, null, 10, true), 'ENOTDIR');
+        await expectCode(store.readdir(987654, null, 10, true), 'ENOENT');
+      });
+
       it('lists an empty directory and reports errors', async () => {
         const d = await mkdir(ROOT_INO, 'd');
         assert.deepEqual(await store.readdir(d.ino, null, 10), { entries: [], next: null });

@@ -4,7 +4,7 @@ import { BLOCK_ID_RE } from '../../block/BlockStore.js';
 import {
   RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, XATTR_CREATE, XATTR_REPLACE,
-  type AttrChanges, type BlockRecord, type ChunkWrite, type DirPage, type InodeAttr, type MetaStats,
+  type AttrChanges, type BlockRecord, type ChunkWrite, type DirEntry, type DirPage, type InodeAttr, type MetaStats,
   type MetaStore, type NewBlock, type NewInode, type RenameResult, type Slice, type Timespec,
   type UnlinkResult,
 } from '../MetaStore.js';
@@ -176,17 +176,17 @@ export class PostgresMetaStore implements MetaStore {
     return rows[0].target;
   }
 
-  async readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
+  async readdir(dir: number, cursor: string | null, limit: number, withAttrs = false): Promise<DirPage> {
     if (!Number.isInteger(limit) || limit < 1) throw new FsError('EINVAL', `readdir limit ${limit}`);
     const after = cursor === null ? '' : decodeCursor(cursor);
     await this.assertDir(this.pool, dir);
-    const rows = await run<{ name: string; ino: number; mode: number }>(this.pool, this.s.readdir, [dir, after, limit + 1]);
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    return {
-      entries: rows.map((r) => ({ name: r.name, ino: r.ino, mode: r.mode })),
-      next: more ? encodeCursor(rows[rows.length - 1].name) : null,
-    };
+    const args = [dir, after, limit + 1];
+    const entries: DirEntry[] = withAttrs
+      ? (await run<InodeRow & { name: string }>(this.pool, this.s.readdirAttrs, args)).map((r) => ({ name: r.name, ino: r.ino, mode: r.mode, attr: toAttr(r) }))
+      : (await run<{ name: string; ino: number; mode: number }>(this.pool, this.s.readdir, args)).map((r) => ({ name: r.name, ino: r.ino, mode: r.mode }));
+    const more = entries.length > limit;
+    if (more) entries.pop();
+    return { entries, next: more ? encodeCursor(entries[entries.length - 1].name) : null };
   }
 
   // ---- namespace changes ----

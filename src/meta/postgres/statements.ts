@@ -125,6 +125,8 @@ export function metaStatements(schema: string) {
       SELECT parent, name FROM up ORDER BY n`,
     readdir: `SELECT e.name, e.ino, i.mode FROM ${entries} e JOIN ${inodes} i ON i.ino = e.ino
       WHERE e.parent = $1 AND e.name > $2 ORDER BY e.name LIMIT $3`,
+    readdirAttrs: `SELECT e.name, ${cols('i.')} FROM ${entries} e JOIN ${inodes} i ON i.ino = e.ino
+      WHERE e.parent = $1 AND e.name > $2 ORDER BY e.name LIMIT $3`,
 
     // closure (directories only)
     closureDeleteDir: `DELETE FROM ${closure} WHERE descendant = $1`,

@@ -6,13 +6,13 @@ import { BLOCK_ID_RE } from '../../block/BlockStore.js';
 import {
   RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, XATTR_CREATE, XATTR_REPLACE,
-  type AttrChanges, type BlockRecord, type ChunkWrite, type DirPage, type InodeAttr, type MetaStats,
+  type AttrChanges, type BlockRecord, type ChunkWrite, type DirEntry, type DirPage, type InodeAttr, type MetaStats,
   type MetaStore, type NewBlock, type NewInode, type RenameResult, type Slice, type Timespec,
   type UnlinkResult,
 } from '../MetaStore.js';
 import { LINK_MAX, validateName, validateSymlinkTarget } from '../names.js';
 import { checkSqliteStore } from './check.js';
-import { checkTimespec, inodeRow, isDirMode, isRegMode, toAttr, type BlockRow, type InodeRow } from './rows.js';
+import { checkTimespec, INODE_COLUMNS, inodeRow, isDirMode, isRegMode, toAttr, type BlockRow, type InodeRow } from './rows.js';
 import { migrate } from './schema.js';
 import { SliceTable } from './sliceTable.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -160,17 +160,16 @@ export class SqliteMetaStore implements MetaStore {
     return link.target;
   }
 
-  async readdir(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
+  async readdir(dir: number, cursor: string | null, limit: number, withAttrs = false): Promise<DirPage> {
     if (!Number.isInteger(limit) || limit < 1) throw new FsError('EINVAL', `readdir limit ${limit}`);
     const after = cursor === null ? '' : decodeCursor(cursor);
     this.assertDir(dir);
-    const rows = this.s.readdir.all(dir, after, limit + 1) as Array<{ name: string; ino: number; mode: number }>;
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    return {
-      entries: rows.map((r) => ({ name: r.name, ino: r.ino, mode: r.mode })),
-      next: more ? encodeCursor(rows[rows.length - 1].name) : null,
-    };
+    const entries = withAttrs
+      ? (this.s.readdirAttrs.all(dir, after, limit + 1) as unknown[][]).map(entryWithAttr)
+      : (this.s.readdir.all(dir, after, limit + 1) as DirEntry[]);
+    const more = entries.length > limit;
+    if (more) entries.pop();
+    return { entries, next: more ? encodeCursor(entries[entries.length - 1].name) : null };
   }
 
   // ---- namespace changes ----
@@ -569,6 +568,12 @@ function checkXattrName(name: string): void {
   if (typeof name !== 'string' || name === '' || Buffer.byteLength(name, 'utf8') > XATTR_NAME_MAX) {
     throw new FsError('ERANGE', `bad xattr name ${JSON.stringify(name)}`);
   }
+}
+
+/** A raw readdirAttrs row (inode columns, then the name) as an entry with its attributes. */
+function entryWithAttr(raw: unknown[]): DirEntry {
+  const attr = toAttr(inodeRow(raw)!);
+  return { name: raw[INODE_COLUMNS.length] as string, ino: attr.ino, mode: attr.mode, attr };
 }
 
 function toBlockRecord(r: BlockRow): BlockRecord {

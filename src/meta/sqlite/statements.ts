@@ -45,6 +45,9 @@ export function prepareStatements(db: Database.Database) {
     oneEntryOf: p('SELECT parent, name FROM entries WHERE ino = ? LIMIT 1'),
     readdir: p(`SELECT e.name, e.ino, i.mode FROM entries e JOIN inodes i ON i.ino = e.ino
       WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?`),
+    /** Raw: the inode columns (inodeRow(), rows.ts), then the name at index INODE_COLUMNS.length. */
+    readdirAttrs: p(`SELECT ${inodeColumns('i.')}, e.name FROM entries e JOIN inodes i ON i.ino = e.ino
+      WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?`).raw(true),
 
     // closure (directories only)
     closureSelf: p('INSERT INTO closure (ancestor, descendant, depth) VALUES (@dir, @dir, 0)'),
