@@ -2,6 +2,7 @@ import type {
   AttrChanges, BlockRecord, ChunkWrite, DirPage, InodeAttr, MetaStats, MetaStore, NewBlock, NewInode, RenameResult, Slice,
   Timespec, UnlinkResult,
 } from '../meta/MetaStore.js';
+import { FsError } from '../errors.js';
 import type { ChangeEvent } from './protocol.js';
 import type { Revalidator } from './Revalidator.js';
 
@@ -36,6 +37,9 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   private readonly attrs = new Map<number, Cached<InodeAttr>>();
   /** key parent/name -> ino, or null when the name is known to be absent. */
   private readonly entries = new Map<string, Cached<number | null>>();
+  /** ino -> xattr names known to be absent (ENODATA), with their expiry: the kernel asks for
+   * security.capability on every write and ls -l for security.selinux on every entry. */
+  private readonly absentXattrs = new Map<number, Map<string, number>>();
   private generation = 0;
   private hits = 0;
   private misses = 0;
@@ -51,6 +55,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   dropInode(ino: number): void {
     this.generation++;
     this.attrs.delete(ino);
+    this.absentXattrs.delete(ino);
   }
 
   dropEntry(parent: number, name: string): void {
@@ -62,11 +67,15 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     this.generation++;
     this.attrs.clear();
     this.entries.clear();
+    this.absentXattrs.clear();
   }
 
   apply(event: ChangeEvent): void {
     this.generation++;
-    for (const ino of event.inos) this.attrs.delete(ino);
+    for (const ino of event.inos) {
+      this.attrs.delete(ino);
+      this.absentXattrs.delete(ino);
+    }
     for (const ino of event.data) this.attrs.delete(ino);
     for (const e of event.entries) this.entries.delete(key(e.parent, e.name));
   }
@@ -261,8 +270,25 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   listOrphans(): Promise<number[]> {
     return this.inner.listOrphans();
   }
-  getxattr(ino: number, name: string): Promise<Buffer> {
-    return this.inner.getxattr(ino, name);
+  async getxattr(ino: number, name: string): Promise<Buffer> {
+    const absentUntil = this.absentXattrs.get(ino)?.get(name);
+    if (absentUntil !== undefined && absentUntil > Date.now()) {
+      this.hits++;
+      throw new FsError('ENODATA', `inode ${ino} has no xattr ${name}`);
+    }
+    this.misses++;
+    const gen = this.generation;
+    try {
+      return await this.inner.getxattr(ino, name);
+    } catch (err) {
+      if (err instanceof FsError && err.code === 'ENODATA' && gen === this.generation && this.ttlMs > 0) {
+        if (this.absentXattrs.size >= MAX_ITEMS) this.absentXattrs.clear();
+        let names = this.absentXattrs.get(ino);
+        if (!names) this.absentXattrs.set(ino, (names = new Map()));
+        names.set(name, Date.now() + this.ttlMs);
+      }
+      throw err;
+    }
   }
   listxattr(ino: number): Promise<string[]> {
     return this.inner.listxattr(ino);

@@ -333,17 +333,17 @@ export class ControlFolder implements VfsApi {
    * The root lists `.mosaicfs` right after '.' and '..' (inner offsets 1 and 2): it takes offset 3,
    * and every later inner offset moves up by one.
    */
-  async readdir(ctx: Ctx, fh: number, offset: number, limit: number): Promise<ReaddirEntry[]> {
+  async readdir(ctx: Ctx, fh: number, offset: number, limit: number, withAttrs?: boolean): Promise<ReaddirEntry[]> {
     const h = this.handle(fh);
-    if (!h) return this.inner.readdir(ctx, fh, offset, limit);
+    if (!h) return this.inner.readdir(ctx, fh, offset, limit, withAttrs);
     if (h.kind === 'dir') return this.controlEntries(ctx, offset, limit);
     if (h.kind !== 'rootdir') throw new FsError('ENOTDIR', 'not a directory');
     const control: ReaddirEntry = { name: CONTROL_NAME, ino: CONTROL_DIR_INO, mode: S_IFDIR | 0o500, next: 3 };
     if (offset >= 3) {
-      const rest = await this.inner.readdir(ctx, h.inner!, offset - 1, limit);
+      const rest = await this.inner.readdir(ctx, h.inner!, offset - 1, limit, withAttrs);
       return rest.map((e) => ({ ...e, next: e.next + 1 }));
     }
-    const got = await this.inner.readdir(ctx, h.inner!, offset, limit);
+    const got = await this.inner.readdir(ctx, h.inner!, offset, limit, withAttrs);
     const dots = got.filter((e) => e.next <= 2);
     const rest = got.filter((e) => e.next > 2 && !this.isReserved(ROOT_INO, e.name)).map((e) => ({ ...e, next: e.next + 1 }));
     return [...dots, control, ...rest].slice(0, limit);

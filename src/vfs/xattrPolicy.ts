@@ -6,13 +6,24 @@ import type { Ctx } from './types.js';
 
 const NAMESPACES = ['user.', 'trusted.', 'security.', 'system.'] as const;
 
-/** ERANGE for an empty or over-long name, ENOTSUP outside the known namespaces, EINVAL for a bare prefix. */
+/**
+ * POSIX ACLs are not implemented (permission checks use the mode bits only), so their xattrs are
+ * refused as on a file system mounted without ACL support: tools then fall back to the mode bits,
+ * and `ls -l` costs no metadata request for them.
+ */
+const POSIX_ACL_NAMES = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
+
+/**
+ * ERANGE for an empty or over-long name, ENOTSUP outside the known namespaces and for POSIX ACLs,
+ * EINVAL for a bare prefix.
+ */
 export function checkXattrName(name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes === 0 || bytes > XATTR_NAME_MAX) throw new FsError('ERANGE', `xattr name of ${bytes} bytes`);
   const ns = NAMESPACES.find((p) => name.startsWith(p));
   if (!ns) throw new FsError('ENOTSUP', `xattr namespace of ${JSON.stringify(name)} not supported`);
   if (name.length === ns.length) throw new FsError('EINVAL', `xattr name ${JSON.stringify(name)} has no name after the namespace`);
+  if (POSIX_ACL_NAMES.has(name)) throw new FsError('EOPNOTSUPP', 'POSIX ACLs are not supported');
 }
 
 export function checkXattrValue(value: Buffer): void {
