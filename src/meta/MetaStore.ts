@@ -71,6 +71,11 @@ export interface DirEntry {
   mode: number;
   /** The child's full attributes (what getattr(ino) gives), present only when readdir was asked withAttrs. */
   attr?: InodeAttr;
+  /**
+   * Names of the child's xattrs. Engines leave it out; the server adds it to pages read withAttrs,
+   * so a remote client knows which xattrs are absent without asking per entry.
+   */
+  xattrs?: string[];
 }
 
 export interface DirPage {

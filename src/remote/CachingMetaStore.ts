@@ -6,7 +6,13 @@ import { FsError } from '../errors.js';
 import type { ChangeEvent } from './protocol.js';
 import type { Revalidator } from './Revalidator.js';
 
-export const DEFAULT_META_TTL_MS = 1000;
+/**
+ * How long cached metadata is trusted. Changes by other clients arrive as events and drop entries
+ * at once, and everything is dropped when the event stream reconnects, so the timeout only bounds
+ * staleness while the stream is down (and lets `ls -l` of a big directory, whose per-entry calls
+ * follow the listing by seconds, be served from what the listing taught).
+ */
+export const DEFAULT_META_TTL_MS = 5000;
 
 export interface MetaCacheStats {
   hits: number;
@@ -40,6 +46,8 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   /** ino -> xattr names known to be absent (ENODATA), with their expiry: the kernel asks for
    * security.capability on every write and ls -l for security.selinux on every entry. */
   private readonly absentXattrs = new Map<number, Map<string, number>>();
+  /** ino -> every xattr name it has (from a directory page), with its expiry. */
+  private readonly knownXattrs = new Map<number, Cached<Set<string>>>();
   private generation = 0;
   private hits = 0;
   private misses = 0;
@@ -56,6 +64,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     this.generation++;
     this.attrs.delete(ino);
     this.absentXattrs.delete(ino);
+    this.knownXattrs.delete(ino);
   }
 
   dropEntry(parent: number, name: string): void {
@@ -68,6 +77,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     this.attrs.clear();
     this.entries.clear();
     this.absentXattrs.clear();
+    this.knownXattrs.clear();
   }
 
   apply(event: ChangeEvent): void {
@@ -75,6 +85,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     for (const ino of event.inos) {
       this.attrs.delete(ino);
       this.absentXattrs.delete(ino);
+      this.knownXattrs.delete(ino);
     }
     for (const ino of event.data) this.attrs.delete(ino);
     for (const e of event.entries) this.entries.delete(key(e.parent, e.name));
@@ -127,7 +138,14 @@ export class CachingMetaStore implements MetaStore, Revalidator {
    * the lookups that follow a READDIRPLUS (or `ls -l`) of those names are hits.
    */
   async readdir(dir: number, cursor: string | null, limit: number, withAttrs?: boolean): Promise<DirPage> {
-    if (!withAttrs) return this.inner.readdir(dir, cursor, limit);
+    if (this.ttlMs <= 0) return this.inner.readdir(dir, cursor, limit, withAttrs);
+    // Pages are always fetched with attributes when caching: after a plain READDIR the kernel
+    // looks every entry up, and those lookups should not each cost a round trip.
+    const page = await this.readdirTeaching(dir, cursor, limit);
+    return { ...page, entries: page.entries.map(({ attr, xattrs: _xattrs, ...e }) => (withAttrs ? { ...e, attr } : e)) };
+  }
+
+  private async readdirTeaching(dir: number, cursor: string | null, limit: number): Promise<DirPage> {
     const gen = this.generation;
     const page = await this.inner.readdir(dir, cursor, limit, true);
     if (gen === this.generation) {
@@ -135,6 +153,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
         if (!e.attr) continue;
         this.putEntry(dir, e.name, e.ino);
         this.putAttr(e.attr);
+        if (e.xattrs) this.putKnownXattrs(e.ino, e.xattrs);
       }
     }
     return page;
@@ -272,7 +291,8 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   }
   async getxattr(ino: number, name: string): Promise<Buffer> {
     const absentUntil = this.absentXattrs.get(ino)?.get(name);
-    if (absentUntil !== undefined && absentUntil > Date.now()) {
+    const known = this.fresh(this.knownXattrs.get(ino));
+    if ((absentUntil !== undefined && absentUntil > Date.now()) || (known && !known.value.has(name))) {
       this.hits++;
       throw new FsError('ENODATA', `inode ${ino} has no xattr ${name}`);
     }
@@ -290,7 +310,12 @@ export class CachingMetaStore implements MetaStore, Revalidator {
       throw err;
     }
   }
-  listxattr(ino: number): Promise<string[]> {
+  async listxattr(ino: number): Promise<string[]> {
+    const known = this.fresh(this.knownXattrs.get(ino));
+    if (known) {
+      this.hits++;
+      return [...known.value];
+    }
     return this.inner.listxattr(ino);
   }
   readChunks(ino: number, first: number, last: number): Promise<Map<number, Slice[]>> {
@@ -346,6 +371,11 @@ export class CachingMetaStore implements MetaStore, Revalidator {
 
   private fresh<T>(c: Cached<T> | undefined): Cached<T> | undefined {
     return c && c.expires > Date.now() ? c : undefined;
+  }
+
+  private putKnownXattrs(ino: number, names: string[]): void {
+    if (this.knownXattrs.size >= MAX_ITEMS) this.knownXattrs.clear();
+    this.knownXattrs.set(ino, { value: new Set(names), expires: Date.now() + this.ttlMs });
   }
 
   private putAttr(attr: InodeAttr): void {

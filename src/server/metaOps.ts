@@ -83,7 +83,18 @@ export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
     }),
   },
   readlink: { args: [ino] },
-  readdir: { args: [ino, cursor, listLimit, optional(bool)], required: 3 },
+  readdir: {
+    args: [ino, cursor, listLimit, optional(bool)],
+    required: 3,
+    // A page read with attributes also names each entry's xattrs, so a client can answer the
+    // per-entry getxattr of `ls -l` (security.selinux...) without a request per entry.
+    run: async (env, [dir, cur, limit, withAttrs]) => {
+      const page = await env.meta.readdir(dir, cur, limit, withAttrs === true);
+      if (withAttrs !== true) return page;
+      const names = await Promise.all(page.entries.map((e) => env.meta.listxattr(e.ino)));
+      return { ...page, entries: page.entries.map((e, i) => ({ ...e, xattrs: names[i] })) };
+    },
+  },
   setattr: { args: [ino, attrChanges], change: ([i]) => ({ inos: [i], entries: [], data: [] }) },
   truncate: { args: [ino, uint, timespec], change: ([i]) => ({ inos: [i], entries: [], data: [i] }) },
   listOrphans: {

@@ -51,9 +51,20 @@ describe('CachingMetaStore: readdir withAttrs fills the caches', () => {
     assert.equal(cache.cacheStats().hits, 100);
   });
 
-  it('a plain page teaches nothing', async () => {
+  it('a plain page comes without attributes but still teaches the caches (the kernel looks each entry up next)', async () => {
     const cache = new CachingMetaStore(counted, 60_000);
     const page = await cache.readdir(d, null, 100);
+    assert.ok(page.entries.every((e) => e.attr === undefined));
+    innerCalls.length = 0;
+    const attr = await cache.lookup(d, page.entries[0].name);
+    assert.equal(attr?.ino, page.entries[0].ino);
+    assert.deepEqual(innerCalls, []);
+  });
+
+  it('without a cache (ttl 0) a plain page stays plain and teaches nothing', async () => {
+    const cache = new CachingMetaStore(counted, 0);
+    const page = await cache.readdir(d, null, 100);
+    assert.ok(page.entries.every((e) => e.attr === undefined));
     innerCalls.length = 0;
     await cache.lookup(d, page.entries[0].name);
     assert.deepEqual(innerCalls, ['lookup']);
@@ -67,5 +78,33 @@ describe('CachingMetaStore: readdir withAttrs fills the caches', () => {
     innerCalls.length = 0;
     await cache.lookup(d, 'f1');
     assert.deepEqual(innerCalls, ['lookup']);
+  });
+  it('xattr names carried by a page answer absent xattrs and listxattr without a request', async () => {
+    const f = await inner.lookup(d, 'f3');
+    await inner.setxattr(f!.ino, 'user.present', Buffer.from('v'), 0, now());
+    // As the server does for pages read with attributes (src/server/metaOps.ts).
+    const withNames = new Proxy(counted, {
+      get(target, prop, recv) {
+        if (prop !== 'readdir') return Reflect.get(target, prop, recv);
+        return async (dirIno: number, cur: string | null, limit: number, attrs?: boolean) => {
+          const page = await target.readdir(dirIno, cur, limit, attrs);
+          if (!attrs) return page;
+          return { ...page, entries: await Promise.all(page.entries.map(async (e) => ({ ...e, xattrs: await target.listxattr(e.ino) }))) };
+        };
+      },
+    });
+    const cache = new CachingMetaStore(withNames, 60_000);
+    const page = await cache.readdir(d, null, 100, true);
+    assert.ok(page.entries.every((e) => e.xattrs === undefined), 'names are for the cache, not for callers');
+    innerCalls.length = 0;
+    await assert.rejects(cache.getxattr(f!.ino, 'security.selinux'), (err: { code?: string }) => err.code === 'ENODATA');
+    assert.deepEqual(await cache.listxattr(f!.ino), ['user.present']);
+    assert.deepEqual(innerCalls, []);
+    assert.deepEqual(await cache.getxattr(f!.ino, 'user.present'), Buffer.from('v'));
+    assert.deepEqual(innerCalls, ['getxattr']);
+    await cache.removexattr(f!.ino, 'user.present', now()); // forgets what the page said
+    innerCalls.length = 0;
+    await assert.rejects(cache.getxattr(f!.ino, 'user.present'), (err: { code?: string }) => err.code === 'ENODATA');
+    assert.deepEqual(innerCalls, ['getxattr']);
   });
 });
