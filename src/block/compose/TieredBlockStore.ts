@@ -52,6 +52,8 @@ export class TieredBlockStore implements CheckedReadStore {
   private readonly retryDelayMs: number;
   /** Ids waiting for the slow tier, in order (a Set keeps insertion order). */
   private readonly queue = new Set<string>();
+  /** The copy to the slow tier of each id being moved (delete waits for it). */
+  private readonly movingTasks = new Map<string, Promise<void>>();
   private readonly moving = new Set<string>();
   private readonly deletedWhileMoving = new Set<string>();
   private readonly spaceWaiters: Array<() => void> = [];
@@ -138,6 +140,8 @@ export class TieredBlockStore implements CheckedReadStore {
     assertBlockId(id);
     if (this.queue.delete(id)) this.wakeSpace();
     if (this.moving.has(id)) this.deletedWhileMoving.add(id);
+    // A copy to the slow tier in flight could land after our delete there: wait for it first.
+    await this.movingTasks.get(id);
     await this.promoting.get(id);
     await Promise.all([this.fast.delete(id), this.slow.delete(id)]);
   }
@@ -208,8 +212,10 @@ export class TieredBlockStore implements CheckedReadStore {
       this.queue.delete(id);
       this.wakeSpace();
       this.moving.add(id);
+      const task = this.moveOne(id);
+      this.movingTasks.set(id, task.then(() => undefined, () => undefined));
       try {
-        await this.moveOne(id);
+        await task;
         this.failStreak = 0;
         this.moved++;
       } catch (err) {
@@ -225,6 +231,7 @@ export class TieredBlockStore implements CheckedReadStore {
         }
       } finally {
         this.moving.delete(id);
+        this.movingTasks.delete(id);
         this.deletedWhileMoving.delete(id);
         if (this.queue.size === 0 && this.moving.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       }
