@@ -97,16 +97,7 @@ export async function withVolumeSession<T>(
   fn: (session: VolumeSession) => Promise<T>,
   opts: SessionOptions = {},
 ): Promise<T> {
-  const session = await openVolumeSession(dir, secretOpts, owner, opts);
-  let result: T;
-  try {
-    result = await fn(session);
-  } catch (err) {
-    await session.close().catch(() => {});
-    throw err;
-  }
-  await session.close();
-  return result;
+  return runThenClose(await openVolumeSession(dir, secretOpts, owner, opts), fn);
 }
 
 const MOUNT_OWNER = 'mount ';
@@ -162,7 +153,11 @@ export async function withTargetSession<T>(
   fn: (session: TargetSession) => Promise<T>,
   opts: SessionOptions = {},
 ): Promise<T> {
-  const session = await openTargetSession(where, secretOpts, owner, opts);
+  return runThenClose(await openTargetSession(where, secretOpts, owner, opts), fn);
+}
+
+/** Run `fn` on an open session and always close it (flushing) afterwards; a close error after a failure is dropped. */
+async function runThenClose<S extends { close(): Promise<void> }, T>(session: S, fn: (session: S) => Promise<T>): Promise<T> {
   let result: T;
   try {
     result = await fn(session);
