@@ -20,14 +20,14 @@ export interface S3TestServer {
 }
 
 /**
- * The s3rver child: listens on 127.0.0.1 with a free port, creates the bucket, prints its port as
+ * The s3rver child: listens on 127.0.0.1 (S3RVER_PORT, or a free port), creates the bucket, prints its port as
  * one JSON line, and exits when its stdin closes (so it never outlives a test runner that dies).
  * CommonJS via `node -e`, so it runs the same under tsx and from dist/.
  */
 const CHILD_SCRIPT = `
 const S3rver = require(process.env.S3RVER_MODULE);
 const server = new S3rver({
-  address: '127.0.0.1', port: 0, silent: true,
+  address: '127.0.0.1', port: Number(process.env.S3RVER_PORT ?? 0), silent: true,
   directory: process.env.S3RVER_DIR,
   configureBuckets: [{ name: process.env.S3RVER_BUCKET }],
 });
@@ -39,18 +39,42 @@ process.stdin.on('end', bye); process.stdin.on('close', bye); process.stdin.resu
 process.on('SIGTERM', bye);
 `;
 
-/** Start s3rver as a separate process on loopback with a temp folder and one bucket. */
-export async function startS3Server(bucket = 'mosaicfs-test'): Promise<S3TestServer> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'mosaicfs-s3rver-'));
-  const modulePath = createRequire(import.meta.url).resolve('s3rver');
+/**
+ * Spawn the s3rver child on `port` (0: a free one) over `dir` and wait until it listens. On failure
+ * the child is stopped and the error says why. Used by startS3Server and by restartable servers
+ * (test/backends/s3rverProcess.ts).
+ */
+export async function spawnS3rver(opts: { dir: string; bucket: string; port?: number }): Promise<{ child: ChildProcess; port: number }> {
   // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only has in its
   // legacy provider: without it every truncated listing is a 500.
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD_SCRIPT], {
-    env: { ...process.env, S3RVER_MODULE: modulePath, S3RVER_DIR: dir, S3RVER_BUCKET: bucket },
+    env: {
+      ...process.env, S3RVER_MODULE: createRequire(import.meta.url).resolve('s3rver'),
+      S3RVER_DIR: opts.dir, S3RVER_BUCKET: opts.bucket, S3RVER_PORT: String(opts.port ?? 0),
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    return { child, port: await readPort(child, () => stderr) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+/** Start s3rver as a separate process on loopback with a temp folder and one bucket. */
+export async function startS3Server(bucket = 'mosaicfs-test'): Promise<S3TestServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mosaicfs-s3rver-'));
+  let spawned;
+  try {
+    spawned = await spawnS3rver({ dir, bucket });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const { child, port } = spawned;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -58,13 +82,7 @@ export async function startS3Server(bucket = 'mosaicfs-test'): Promise<S3TestSer
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   };
-  try {
-    const port = await readPort(child, () => stderr);
-    return { endpoint: `http://127.0.0.1:${port}`, bucket, pid: child.pid!, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return { endpoint: `http://127.0.0.1:${port}`, bucket, pid: child.pid!, stop };
 }
 
 async function readPort(child: ChildProcess, stderr: () => string): Promise<number> {
