@@ -7,16 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-for pkg in fuse3 libfuse2 libfuse-dev pkg-config build-essential python3 attr; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
-done
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+source scripts/apt-need.sh
+apt_need fuse3 libfuse2 libfuse-dev pkg-config build-essential python3 attr
 command -v node >/dev/null || { echo "setup: Node.js 20 is required (apt-get install nodejs npm)" >&2; exit 1; }
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || { echo "setup: /dev/fuse is missing: this machine cannot mount FUSE file systems" >&2; exit 1; }
 
