@@ -1,15 +1,18 @@
 /**
  * The same passthrough file system on @cocalc/fuse-native (libfuse2, path-based), with the same
- * mount options mosaicfs uses there, for comparison with kernelPassthrough.ts.
+ * mount options mosaicfs uses there (except direct_io instead of auto_cache, see localFs.ts), for
+ * comparison with kernelPassthrough.ts. libfuse 2 itself reads a listing once per opendir and
+ * serves later READDIRs from its buffer, like kernelPassthrough.ts does.
  * Usage: node dist/bench/passthrough/fuseNativePassthrough.js SRC MNT
  */
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_MOUNT_OPTIONS, fuseOptionList } from '../../src/fuse/mountOptions.js';
 import { MosaicFuse, type FuseOperations } from '../../src/fuse/MosaicFuse.js';
 import { toFuseStat, toFuseStatfs } from '../../src/fuse/stat.js';
 import { decodeUtimensArg } from '../../src/fuse/utimens.js';
-import { isMain, lstatAttr, negErrno, runForeground, toAttr } from './localFs.js';
+import { isMain, lstatAttr, lstatIfExists, negErrno, runForeground, toAttr } from './localFs.js';
 
 type Cb = (...args: unknown[]) => void;
 /** Run a sync call and answer fuse-native: cb(0, value) or cb(-errno). */
@@ -23,6 +26,13 @@ const count = (cb: Cb, fn: () => number) => {
   try { cb(fn()); } catch (e) { cb(negErrno(e)); }
 };
 const UNCHANGED = 0xffffffff;
+const ENOENT = -constants.errno.ENOENT;
+/** Attributes of `p`, or the missing-name answer without an exception (see lstatIfExists). */
+const statOf = (p: string, cb: Cb) => {
+  let s: fs.BigIntStats | undefined;
+  try { s = lstatIfExists(p); } catch (e) { return cb(negErrno(e)); }
+  return s === undefined ? cb(ENOENT) : cb(0, toFuseStat(toAttr(s)));
+};
 
 export class FuseNativePassthrough {
   private readonly fuse: MosaicFuse;
@@ -31,10 +41,9 @@ export class FuseNativePassthrough {
 
   constructor(src: string, mnt: string) {
     const p = (rel: string) => path.join(src, rel);
-    const stat = (rel: string) => toFuseStat(toAttr(lstatAttr(p(rel))));
     const ops = {
-      getattr: (rel: string, cb: Cb) => answer(cb, () => stat(rel)),
-      fgetattr: (rel: string, _fd: number, cb: Cb) => answer(cb, () => stat(rel)),
+      getattr: (rel: string, cb: Cb) => statOf(p(rel), cb),
+      fgetattr: (rel: string, _fd: number, cb: Cb) => statOf(p(rel), cb),
       access: (rel: string, mode: number, cb: Cb) => answer(cb, () => fs.accessSync(p(rel), mode)),
       statfs: (rel: string, cb: Cb) => answer(cb, () => {
         const s = fs.statfsSync(p(rel));
@@ -69,8 +78,8 @@ export class FuseNativePassthrough {
       fsync: (_rel: string, datasync: boolean, fd: number, cb: Cb) => answer(cb, () => (datasync ? fs.fdatasyncSync(fd) : fs.fsyncSync(fd))),
       release: (_rel: string, fd: number, cb: Cb) => answer(cb, () => fs.closeSync(fd)),
     };
-    const options = fuseOptionList({ ...DEFAULT_MOUNT_OPTIONS, fsname: 'passthrough' }).filter((o) => !o.startsWith('subtype='));
-    this.fuse = new MosaicFuse(mnt, ops as unknown as FuseOperations, [...options, 'subtype=passthrough']);
+    const options = fuseOptionList({ ...DEFAULT_MOUNT_OPTIONS, fsname: 'passthrough', autoCache: false }).filter((o) => !o.startsWith('subtype='));
+    this.fuse = new MosaicFuse(mnt, ops as unknown as FuseOperations, [...options, 'subtype=passthrough', 'direct_io']);
   }
 
   mount(): Promise<void> {
