@@ -114,6 +114,7 @@ async function openParts(p: DaemonParams): Promise<Running> {
       cache: new BlockCache(p.options.cacheSize),
       diskCache,
       writeBufferBytes: p.options.writeBuffer,
+      closeWaitsForUpload: false, // one process owns the volume: close need not wait (fsync does)
     });
     const vfs = new Vfs({ meta: volume.meta, data, blockSize, volumeDir: volume.dir, readonly: p.options.readonly });
     const opened = volume;

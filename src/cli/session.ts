@@ -64,6 +64,7 @@ export async function openVolumeSession(
       cache: new BlockCache(opts.cacheBytes ?? CLI_CACHE_BYTES),
       writeBufferBytes: opts.writeBufferBytes,
       diskCache: opts.diskCache,
+      closeWaitsForUpload: false, // one process owns the volume: close need not wait (closing the session does)
     });
     const vfs = new Vfs({ meta: volume.meta, data, blockSize, volumeDir: volume.dir, readonly: opts.readonly });
     await vfs.ready;

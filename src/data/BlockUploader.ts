@@ -1,7 +1,10 @@
 /**
- * Seals a packed plaintext into a block and makes sure the block store has it: if the MetaStore
- * already records the id with refs > 0 the upload is skipped (dedup), otherwise the sealed bytes are
- * put. The returned lease holds the GC lock shared until the caller has committed the block's refs
+ * Seals a packed plaintext into a block and makes sure the block store has it: for a block of at
+ * least `dedupProbeMinBytes` (default 256 KiB), if the MetaStore already records the id with refs > 0
+ * the upload is skipped (dedup), otherwise the sealed bytes are put. A smaller block is put without
+ * asking: storing it again (put is idempotent, the sealed bytes are the same) is cheaper than a
+ * MetaStore round trip per block (an HTTP request on remote mounts). Refcounts stay exact either
+ * way: commitSlices records a block only if absent and counts one reference per slice. The returned lease holds the GC lock shared until the caller has committed the block's refs
  * (or given up), so garbage collection can never delete a block between dedup check and commit.
  *
  * Backend down: a put failing with a transient error (see block/compose/retry.ts: dropped
@@ -20,6 +23,8 @@ import { log } from '../util/log.js';
 import { Inflight } from './Inflight.js';
 import type { RwLock } from './RwLock.js';
 import { Semaphore } from './Semaphore.js';
+
+export const DEFAULT_DEDUP_PROBE_MIN_BYTES = 256 * 1024;
 
 export const DEFAULT_UPLOAD_RETRY: RetryPolicy = { deadlineMs: 60_000, baseDelayMs: 50, maxDelayMs: 5_000 };
 
@@ -47,6 +52,7 @@ export class BlockUploader {
     private readonly gcLock: RwLock,
     concurrency: number,
     retry?: Partial<RetryPolicy>,
+    private readonly dedupProbeMinBytes = DEFAULT_DEDUP_PROBE_MIN_BYTES,
   ) {
     this.slots = new Semaphore(concurrency);
     this.retry = { ...policyFromEnv('MOSAICFS_UPLOAD_DEADLINE_MS', DEFAULT_UPLOAD_RETRY), ...retry };
@@ -70,7 +76,7 @@ export class BlockUploader {
           return null;
         }
         const id = this.codec.idOf(plain);
-        const known = await this.meta.getBlock(id);
+        const known = plain.length >= this.dedupProbeMinBytes ? await this.meta.getBlock(id) : null;
         if (known && known.refs > 0) {
           this.blocksDeduped++;
           return { block: { id, size: known.size, storedSize: known.storedSize }, deduped: true, release };

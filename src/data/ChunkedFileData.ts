@@ -16,14 +16,29 @@
  * `uploadConcurrency` uploads in flight, default 4).
  *
  * Flush of a chunk. All its dirty extents are packed into ONE block (concatenated plaintext), sealed
- * (id = keyed hash of the plaintext), and put unless the MetaStore already records that id with
- * refs > 0 (dedup). Then commitSlices() adds one slice per extent (blockOff into the packed block),
+ * (id = keyed hash of the plaintext), and put unless it is big (>= 256 KiB) and the MetaStore
+ * already records that id with refs > 0 (dedup; small blocks are put without asking). Then commitSlices() adds one slice per extent (blockOff into the packed block),
  * size = max(size, end of the furthest dirty byte), mtime = the last buffered write. A sequentially
  * written chunk is therefore exactly one block whose id depends only on its bytes (identical files
  * dedup); a small random write costs one small block and one slice row, never a chunk rewrite.
  * Layers of one inode upload in parallel but commit strictly in order (a per-inode "pump"), so a
  * newer write can never be overridden by an older one. A failed upload or commit leaves the layer
  * (still visible to reads) at the head of the queue; the next flush retries it and reports the error.
+ *
+ * Close. By default close (flushOnClose) waits until everything is committed: remote mounts promise
+ * close-to-open consistency to other clients. With `closeWaitsForUpload: false` (the embedded
+ * volume: ext4's delayed allocation) close freezes the file's buffered data, starts its upload
+ * and returns; the upload then runs in the background like a full chunk's does (bounded by the
+ * upload slots and the write buffer's bound). Everything else sees the buffered data until it is
+ * committed (reads, pending() for getattr, later writes and truncates); fsync and flush wait for
+ * it. A background failure is logged, remembered per inode and reported (once) by the next
+ * flush/fsync/close of that inode (as the kernel's errseq does); the data stays buffered and the
+ * next flush retries it.
+ *
+ * Attribute changes (setattr) do not wait for buffered data: they run under the inode lock and
+ * stamp the buffered layers with the explicitly set mtime and the ctime they left, so the later
+ * commit (commitSlices sets mtime = ctime = the layer's mtime) keeps them: a follow-up setattr
+ * restores the ctime when they differ.
  *
  * Compaction (background, under the inode lock, never changes what a read returns). After each
  * commit the chunk's slices are checked: slices entirely hidden by newer ones are dropped with
@@ -58,6 +73,7 @@ import { BlockNotFoundError, isFsError } from '../errors.js';
 import type { InodeAttr, MetaStore, Slice, Timespec } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { compareTime } from '../util/time.js';
 import type { BlockCache } from './BlockCache.js';
 import { BlockFetcher } from './BlockFetcher.js';
 import { BlockUploader, type UploadLease } from './BlockUploader.js';
@@ -92,6 +108,13 @@ export interface ChunkedFileDataOptions {
   gcDelayMs?: number;
   /** Run GC in the background after purges (default true). False for remote sessions: the server collects. */
   backgroundGc?: boolean;
+  /**
+   * Whether close (flushOnClose) waits until the file's buffered data is committed (default true:
+   * close-to-open consistency for remote mounts). False: close starts the upload and returns.
+   */
+  closeWaitsForUpload?: boolean;
+  /** Blocks at least this big are probed for dedup before their upload (default 256 KiB). */
+  dedupProbeMinBytes?: number;
 }
 
 export interface FileDataStats {
@@ -136,6 +159,8 @@ const SEQUENTIAL_WINDOW = 2 * 1024 * 1024;
  */
 const SEQUENTIAL_STREAK = 2;
 
+const DISCARDED = Symbol('discarded');
+
 export class ChunkedFileData implements FileData {
   private readonly meta: MetaStore;
   private readonly blocks: BlockStore;
@@ -145,6 +170,11 @@ export class ChunkedFileData implements FileData {
   private readonly gcGraceMs: number;
   private readonly gcDelayMs: number;
   private readonly backgroundGc: boolean;
+  private readonly closeWaitsForUpload: boolean;
+  /** Background upload/commit failures not yet reported to a flush/fsync/close of the inode. */
+  private readonly writeErrors = new Map<number, Error>();
+  /** Fired by discard(): a pump waiting for an upload slot of a purged file stops waiting. */
+  private readonly discardSignals = new WeakMap<FileBuffer, { promise: Promise<void>; fire: () => void }>();
   private readonly diskCache?: DiskCache;
   private readonly fetcher: BlockFetcher;
   private readonly uploader: BlockUploader;
@@ -170,9 +200,10 @@ export class ChunkedFileData implements FileData {
     this.gcGraceMs = opts.gcGraceMs ?? 0;
     this.gcDelayMs = opts.gcDelayMs ?? 1000;
     this.backgroundGc = opts.backgroundGc ?? true;
+    this.closeWaitsForUpload = opts.closeWaitsForUpload ?? true;
     this.diskCache = opts.diskCache;
     this.fetcher = new BlockFetcher(opts.blocks, opts.codec, opts.cache, opts.meta, opts.diskCache);
-    this.uploader = new BlockUploader(opts.meta, opts.blocks, opts.codec, this.gcLock, opts.uploadConcurrency ?? 4);
+    this.uploader = new BlockUploader(opts.meta, opts.blocks, opts.codec, this.gcLock, opts.uploadConcurrency ?? 4, undefined, opts.dedupProbeMinBytes);
     this.buffer = new WriteBuffer(opts.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES, opts.chunkSize);
     this.prefetchSlots = new Semaphore(Math.max(1, this.readAheadChunks));
   }
@@ -291,7 +322,7 @@ export class ChunkedFileData implements FileData {
 
   async write(ino: number, offset: number, data: Uint8Array, now: Timespec): Promise<void> {
     if (data.length === 0) return;
-    await this.buffer.reserve(data.length, (victim) => this.flushFile(victim.ino));
+    await this.buffer.reserve(data.length, (victim) => this.flushFile(victim.ino, false));
     try {
       await this.locks.run(ino, async () => {
         const fb = await this.fileBuffer(ino);
@@ -324,17 +355,48 @@ export class ChunkedFileData implements FileData {
   }
 
   flush(ino: number): Promise<void> {
-    return this.flushFile(ino);
+    return this.flushFile(ino, true);
+  }
+
+  async flushOnClose(ino: number): Promise<void> {
+    if (this.closeWaitsForUpload) return this.flushFile(ino, true);
+    const fb = await this.freeze(ino);
+    if (fb && fb.layers.length > 0) this.pumpInBackground(fb);
+    this.reportWriteError(ino);
+  }
+
+  setattr(ino: number, mtime: Timespec | undefined, apply: () => Promise<InodeAttr>): Promise<InodeAttr> {
+    return this.locks.run(ino, async () => {
+      const attr = await apply();
+      const fb = this.buffer.file(ino);
+      if (fb) this.buffer.setTimes(fb, mtime, attr.ctime);
+      return attr;
+    });
+  }
+
+  async discard(ino: number): Promise<void> {
+    const fb = await this.locks.run(ino, () => {
+      const fb = this.buffer.file(ino);
+      if (fb) {
+        this.buffer.discard(fb);
+        this.buffer.forgetIfEmpty(fb);
+        this.discardSignal(fb).fire();
+      }
+      return fb;
+    });
+    if (fb && fb.layers.length > 0) {
+      await this.pump(fb).catch((err) => log.warn({ ino, err: (err as Error).message }, 'upload of a purged file failed'));
+    }
   }
 
   async fsync(ino: number): Promise<void> {
-    await this.flushFile(ino);
+    await this.flushFile(ino, true);
     await this.blocks.sync();
     await this.meta.sync();
   }
 
   async flushAll(): Promise<void> {
-    const results = await Promise.allSettled([...this.buffer.files.keys()].map((ino) => this.flushFile(ino)));
+    const results = await Promise.allSettled([...this.buffer.files.keys()].map((ino) => this.flushFile(ino, false)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -345,6 +407,7 @@ export class ChunkedFileData implements FileData {
   }
 
   drop(ino: number): void {
+    this.writeErrors.delete(ino);
     const fb = this.buffer.drop(ino);
     if (fb) {
       for (const layer of fb.layers) this.abandonUpload(layer);
@@ -411,14 +474,37 @@ export class ChunkedFileData implements FileData {
     return this.buffer.file(ino) ?? this.buffer.create(ino, attr.size, attr.mtime);
   }
 
-  /** Freeze everything buffered for the inode and wait until all of it is committed. */
-  private async flushFile(ino: number): Promise<void> {
-    const fb = await this.locks.run(ino, () => {
+  /**
+   * Freeze everything buffered for the inode and wait until all of it is committed. `own`: the
+   * caller is a flush/fsync/close of this very file, which is told about (and clears) a remembered
+   * background failure; buffer pressure and unmount flush files of others.
+   */
+  private async flushFile(ino: number, own: boolean): Promise<void> {
+    const fb = await this.freeze(ino);
+    try {
+      if (fb) await this.pump(fb);
+    } catch (err) {
+      if (own) this.writeErrors.delete(ino);
+      throw err;
+    }
+    if (own) this.reportWriteError(ino);
+  }
+
+  /** Freeze everything buffered for the inode into layers and start their uploads. */
+  private freeze(ino: number): Promise<FileBuffer | undefined> {
+    return this.locks.run(ino, () => {
       const fb = this.buffer.file(ino);
       if (fb) for (const layer of this.buffer.freezeAll(fb)) this.startUpload(layer);
       return fb;
     });
-    if (fb) await this.pump(fb);
+  }
+
+  /** Throw (once) a background failure of the inode's uploads that nobody was told about yet. */
+  private reportWriteError(ino: number): void {
+    const err = this.writeErrors.get(ino);
+    if (err === undefined) return;
+    this.writeErrors.delete(ino);
+    throw err;
   }
 
   // ---- upload pipeline ----
@@ -442,6 +528,11 @@ export class ChunkedFileData implements FileData {
     });
   }
 
+  /** A pump failed: remember it for the inode's next flush/fsync/close (a waiting flush clears it). */
+  private rememberWriteError(fb: FileBuffer, err: unknown): void {
+    if (!fb.dropped) this.writeErrors.set(fb.ino, err instanceof Error ? err : new Error(String(err)));
+  }
+
   /** The one pump of an inode: commit its layers strictly in order as their uploads finish. */
   private pump(fb: FileBuffer): Promise<void> {
     fb.pumping ??= this.runPump(fb);
@@ -453,18 +544,29 @@ export class ChunkedFileData implements FileData {
     try {
       while (!fb.dropped && fb.layers.length > 0) {
         const layer = fb.layers[0];
+        if (layer.cancelled && !layer.packed) {
+          // Purged before its upload got a slot: packLayer will find nothing to store; do not wait.
+          await this.locks.run(fb.ino, () => {
+            if (fb.layers[0] === layer) this.buffer.shiftLayer(fb);
+          });
+          continue;
+        }
         const upload = (layer.upload as Promise<UploadLease | null> | undefined) ?? this.startUpload(layer);
         let lease: UploadLease | null;
         try {
-          lease = await upload;
+          const outcome = await this.uploadUnlessDiscarded(fb, layer, upload);
+          if (outcome === DISCARDED) continue; // the top of the loop drops the cancelled layer
+          lease = outcome;
         } catch (err) {
           for (const l of fb.layers) this.abandonUpload(l);
+          this.rememberWriteError(fb, err);
           throw err;
         }
         try {
           await this.locks.run(fb.ino, () => this.commitLayer(fb, layer, lease));
         } catch (err) {
           for (const l of fb.layers) this.abandonUpload(l);
+          this.rememberWriteError(fb, err);
           throw err;
         } finally {
           lease?.release();
@@ -473,6 +575,28 @@ export class ChunkedFileData implements FileData {
     } finally {
       fb.pumping = undefined;
     }
+  }
+
+  /**
+   * The layer's upload, or DISCARDED if the file is purged before the upload got a slot (a purge
+   * must not wait for uploads of other files to free one; packLayer will store nothing).
+   */
+  private async uploadUnlessDiscarded(fb: FileBuffer, layer: Layer, upload: Promise<UploadLease | null>): Promise<UploadLease | null | typeof DISCARDED> {
+    if (layer.packed) return upload;
+    const first = await Promise.race([upload, this.discardSignal(fb).promise.then((): typeof DISCARDED => DISCARDED)]);
+    if (first === DISCARDED && !(layer.cancelled && !layer.packed)) return upload;
+    return first;
+  }
+
+  private discardSignal(fb: FileBuffer): { promise: Promise<void>; fire: () => void } {
+    let signal = this.discardSignals.get(fb);
+    if (!signal) {
+      let fire = () => {};
+      const promise = new Promise<void>((resolve) => { fire = resolve; });
+      signal = { promise, fire };
+      this.discardSignals.set(fb, signal);
+    }
+    return signal;
   }
 
   /** Commit the head layer's slices (under the inode lock). */
@@ -489,6 +613,8 @@ export class ChunkedFileData implements FileData {
       try {
         const attr = await this.meta.commitSlices(fb.ino, [{ chunk: layer.chunk, slices }], [lease.block], minSize, layer.mtime);
         fb.committedSize = attr.size;
+        // commitSlices set ctime = mtime; an attribute change after the layer's writes set a ctime to keep.
+        if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
       } catch (err) {
         if (!isFsError(err, 'ENOENT')) throw err;
         log.warn({ ino: fb.ino }, 'file vanished before its buffered data was committed; discarding it');
@@ -498,8 +624,15 @@ export class ChunkedFileData implements FileData {
         this.sliceCache.invalidate(fb.ino, layer.chunk);
       }
       if (!soleSlice) this.scheduleCompaction(fb.ino, layer.chunk);
+    } else if (lease && !lease.deduped) {
+      // Stored, then truncated away before its commit: record the block unreferenced so GC frees it.
+      try {
+        const attr = await this.meta.commitSlices(fb.ino, [], [lease.block], 0, layer.mtime);
+        if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
+      } catch (err) {
+        if (!isFsError(err, 'ENOENT')) throw err;
+      }
     }
-    // Uploaded but fully truncated away: the block stays unrecorded in the store (fsck reports such orphans).
     this.buffer.shiftLayer(fb);
   }
 

@@ -12,8 +12,13 @@ import type { InodeAttr, Timespec } from '../meta/MetaStore.js';
 export interface PendingState {
   /** Logical size including buffered writes and truncations not yet committed. */
   size: number;
-  /** Time of the last buffered write (becomes mtime/ctime on commit). */
+  /**
+   * mtime the buffered data commits with: the time of the last buffered write, or an mtime set
+   * explicitly after it (utimens through setattr below).
+   */
   mtime: Timespec;
+  /** Time of the last buffered write or truncation: the file's ctime is at least this. */
+  changed: Timespec;
   /** Bytes buffered (dirty or uploading), for st_blocks before they commit. */
   bytes: number;
 }
@@ -30,8 +35,28 @@ export interface FileData {
   pending(ino: number): PendingState | null;
   /** Set the size (shrink or grow) consistently with buffered data; commits to the MetaStore. */
   truncate(ino: number, size: number, now: Timespec): Promise<InodeAttr>;
-  /** Upload buffered data of one file and commit its slices. */
+  /**
+   * Upload buffered data of one file and commit its slices; waits for all of it. Reports (once) an
+   * error of a background upload of this file that nobody was told about yet.
+   */
   flush(ino: number): Promise<void>;
+  /**
+   * What close (FUSE FLUSH/RELEASE) does: `flush`, or, in write-back mode (closeWaitsForUpload
+   * false), start the upload in the background and return at once; a background failure is
+   * remembered and reported by the next flush/fsync/close of the file. Both report a remembered error.
+   */
+  flushOnClose(ino: number): Promise<void>;
+  /**
+   * Apply an attribute change (`apply`: the MetaStore setattr) without waiting for buffered data:
+   * it runs under the file's data lock, and buffered data then commits with the explicitly set
+   * `mtime` (if given) and leaves the ctime `apply` set, so a later commit never undoes it.
+   */
+  setattr(ino: number, mtime: Timespec | undefined, apply: () => Promise<InodeAttr>): Promise<InodeAttr>;
+  /**
+   * Before a purge: forget buffered bytes of the file and wait for its uploads already under way
+   * (they commit, so their blocks are recorded and freed by the purge, never left unrecorded).
+   */
+  discard(ino: number): Promise<void>;
   /** flush, then make data and metadata durable (BlockStore.sync + MetaStore.sync). */
   fsync(ino: number): Promise<void>;
   /** Another client changed the file: forget cached slice lists (buffered writes stay). */

@@ -21,8 +21,17 @@ export interface Layer {
   chunk: number;
   extents: LayerExtent[];
   bytes: number;
-  /** mtime to commit: the last write before freezing, raised by later truncations. */
+  /** mtime to commit: the last write before freezing, or an mtime set explicitly since (utimens), or a later truncation's time. */
   mtime: Timespec;
+  /**
+   * ctime the file must keep after this layer commits (commitSlices sets ctime = mtime): set when an
+   * attribute change (chmod, utimens, ...) came after the layer's writes.
+   */
+  ctime?: Timespec;
+  /** The file is being purged: if not packed yet, upload nothing. */
+  cancelled?: boolean;
+  /** packLayer ran: the layer's block is being (or was) stored, so it must be committed. */
+  packed?: boolean;
   /** Started upload (resolves to null when nothing was left to upload); reset on failure. */
   upload?: Promise<unknown>;
 }
@@ -32,7 +41,12 @@ export interface FileBuffer {
   committedSize: number;
   /** Furthest buffered byte (an upper bound; committedSize covers what was committed). */
   maxEnd: number;
+  /** mtime buffered data commits with: the last write's time, or an mtime set explicitly after it. */
   mtime: Timespec;
+  /** Time of the last buffered write or truncation (the file's ctime while it is buffered). */
+  changed: Timespec;
+  /** ctime set by an attribute change after the last write (see Layer.ctime); cleared by a write. */
+  ctime?: Timespec;
   dirty: Map<number, Extent[]>;
   dirtyBytes: number;
   layers: Layer[];
@@ -82,7 +96,7 @@ export class WriteBuffer {
 
   create(ino: number, committedSize: number, mtime: Timespec): FileBuffer {
     const fb: FileBuffer = {
-      ino, committedSize, maxEnd: 0, mtime, dirty: new Map(), dirtyBytes: 0, layers: [], layerBytes: 0, dropped: false,
+      ino, committedSize, maxEnd: 0, mtime, changed: mtime, dirty: new Map(), dirtyBytes: 0, layers: [], layerBytes: 0, dropped: false,
     };
     this.files.set(ino, fb);
     return fb;
@@ -92,6 +106,7 @@ export class WriteBuffer {
   write(fb: FileBuffer, offset: number, data: Uint8Array, now: Timespec): Layer[] {
     const cs = this.chunkSize;
     const full: Layer[] = [];
+    fb.ctime = undefined; // a write is newer than any attribute change before it
     for (let pos = 0; pos < data.length;) {
       const chunk = Math.floor((offset + pos) / cs);
       const inChunk = offset + pos - chunk * cs;
@@ -109,6 +124,7 @@ export class WriteBuffer {
     }
     fb.maxEnd = Math.max(fb.maxEnd, offset + data.length);
     fb.mtime = now;
+    fb.changed = now;
     for (const layer of full) layer.mtime = now;
     return full;
   }
@@ -119,7 +135,20 @@ export class WriteBuffer {
     return chunks.map((chunk) => this.freezeChunk(fb, chunk, fb.mtime));
   }
 
-  /** Drop buffered bytes at or past `size`; later commits of older layers carry mtime >= now. */
+  /**
+   * An attribute change applied to the MetaStore while data is buffered: every buffered byte
+   * commits with the explicitly set `mtime` (if any) and leaves the file's ctime at `ctime`.
+   */
+  setTimes(fb: FileBuffer, mtime: Timespec | undefined, ctime: Timespec): void {
+    if (mtime) fb.mtime = mtime;
+    fb.ctime = ctime;
+    for (const layer of fb.layers) {
+      if (mtime) layer.mtime = mtime;
+      layer.ctime = ctime;
+    }
+  }
+
+  /** Drop buffered bytes at or past `size`; every buffered byte then commits with mtime = ctime = now (as truncate set them). */
   clip(fb: FileBuffer, size: number, now: Timespec): void {
     const cs = this.chunkSize;
     for (const [chunk, list] of fb.dirty) {
@@ -133,10 +162,28 @@ export class WriteBuffer {
       layer.bytes -= removed;
       fb.layerBytes -= removed;
       this.release(removed);
-      if (compareTime(layer.mtime, now) < 0) layer.mtime = now;
+      layer.mtime = now;
+      layer.ctime = undefined;
     }
     fb.maxEnd = Math.min(fb.maxEnd, size);
-    if (compareTime(fb.mtime, now) < 0) fb.mtime = now;
+    fb.mtime = now;
+    if (compareTime(fb.changed, now) < 0) fb.changed = now;
+    fb.ctime = undefined;
+  }
+
+  /**
+   * The file is being purged: forget its dirty bytes and cancel layers not yet packed. Layers
+   * already packed (their block is being stored) still commit, so their block gets recorded and
+   * the purge's ref drop lets GC delete it: never an unrecorded block in the store.
+   */
+  discard(fb: FileBuffer): void {
+    for (const list of fb.dirty.values()) {
+      const removed = extentBytes(list);
+      fb.dirtyBytes -= removed;
+      this.release(removed);
+    }
+    fb.dirty.clear();
+    for (const layer of fb.layers) layer.cancelled = true;
   }
 
   /** The oldest layer was committed (or discarded): forget it. */
@@ -189,7 +236,7 @@ export class WriteBuffer {
   pending(ino: number): PendingState | null {
     const fb = this.files.get(ino);
     if (!fb || (fb.dirtyBytes === 0 && fb.layers.length === 0 && fb.dirty.size === 0)) return null;
-    return { size: Math.max(fb.committedSize, fb.maxEnd), mtime: fb.mtime, bytes: fb.dirtyBytes + fb.layerBytes };
+    return { size: Math.max(fb.committedSize, fb.maxEnd), mtime: fb.mtime, changed: fb.changed, bytes: fb.dirtyBytes + fb.layerBytes };
   }
 
   forgetIfEmpty(fb: FileBuffer): void {
@@ -212,7 +259,7 @@ export class WriteBuffer {
     const bytes = extentBytes(list);
     fb.dirtyBytes -= bytes;
     fb.layerBytes += bytes;
-    const layer: Layer = { chunk, extents: list.map((e) => ({ ...e, blockOff: 0 })), bytes, mtime };
+    const layer: Layer = { chunk, extents: list.map((e) => ({ ...e, blockOff: 0 })), bytes, mtime, ctime: fb.ctime };
     fb.layers.push(layer);
     return layer;
   }
@@ -235,6 +282,8 @@ export class WriteBuffer {
 
 /** Pack a layer's live extents into one plaintext, setting each extent's blockOff; null if empty. */
 export function packLayer(layer: Layer): Buffer | null {
+  if (layer.cancelled) return null;
+  layer.packed = true;
   const live = layer.extents.filter((e) => e.len > 0);
   if (live.length === 0) return null;
   let blockOff = 0;

@@ -124,15 +124,15 @@ export class Vfs implements VfsApi {
         viaHandle = true;
       }
       return this.fileLocks.run(ino, async () => {
-        // Commit buffered writes first: their commit would otherwise overwrite the times set here
-        // (cp -p and tar set mtime after writing, before close).
-        if (this.data.pending(ino)) await this.data.flush(ino);
         const attr = await this.attrOf(ino);
         const t = now();
         const plan = planSetattr(ctx, attr, set, t, viaHandle);
         let result = attr;
         if (plan.size !== undefined) result = await this.data.truncate(ino, plan.size, t);
-        if (plan.changes) result = await this.meta.setattr(ino, plan.changes);
+        const changes = plan.changes;
+        // Through the data layer, without waiting for buffered writes: their later commit keeps the
+        // times set here (cp -p and tar set mtime after writing, before or right after close).
+        if (changes) result = await this.data.setattr(ino, changes.mtime, () => this.meta.setattr(ino, changes));
         return this.merge(result);
       });
     });
@@ -321,7 +321,7 @@ export class Vfs implements VfsApi {
   }
 
   flush(_ctx: Ctx, fh: number): Promise<void> {
-    return this.op('flush', () => this.data.flush(this.handles.file(fh).ino));
+    return this.op('flush', () => this.data.flushOnClose(this.handles.file(fh).ino));
   }
 
   fsync(_ctx: Ctx, fh: number, _datasync: boolean): Promise<void> {
@@ -334,9 +334,10 @@ export class Vfs implements VfsApi {
       const leaseWrite = this.leased.get(fh);
       this.leased.delete(fh);
       try {
-        await this.data.flush(h.ino);
+        await this.data.flushOnClose(h.ino);
       } finally {
-        // After the flush: the data is committed before another client can take the write lease.
+        // After the flush: the data is committed before another client can take the write lease
+        // (remote mounts: their data layer's close waits for the commit).
         try {
           if (leaseWrite !== undefined) await this.leases?.release(h.ino, leaseWrite);
         } finally {
@@ -480,10 +481,10 @@ export class Vfs implements VfsApi {
     // allocated: the larger of committed and buffered bytes (not their sum, which double-counts
     // overwrites), so st_blocks never shrinks while a write is in flight.
     const merged = { ...attr, size: p.size, allocated: Math.max(attr.allocated, p.bytes) };
-    // setattr flushes buffered data before it applies, so a buffered write is always newer than the
-    // last explicit time set: its time wins even over an mtime set into the future (as on Linux).
+    // p.mtime is the last buffered write's time, or an mtime set explicitly after it (setattr stamps
+    // the buffered data): the newer of the two wins, even an mtime set into the future (as on Linux).
     merged.mtime = p.mtime;
-    if (compareTime(p.mtime, attr.ctime) > 0) merged.ctime = p.mtime;
+    if (compareTime(p.changed, attr.ctime) > 0) merged.ctime = p.changed;
     return merged;
   }
 
@@ -624,6 +625,12 @@ export class Vfs implements VfsApi {
       throw err;
     }
     if (attr.nlink !== 0) return;
+    if (this.handles.isHeld(ino)) {
+      this.heldUnlinked.add(ino);
+      return;
+    }
+    // Uploads still under way (a closed file's write-back) commit first, so the purge frees their blocks.
+    await this.data.discard(ino);
     if (this.handles.isHeld(ino)) {
       this.heldUnlinked.add(ino);
       return;

@@ -37,7 +37,8 @@ describe('ChunkedFileData storage', () => {
   });
 
   it('dedups identical files: one block per distinct chunk', async () => {
-    await withStack(CS, {}, async (s) => {
+    // Probe every block for dedup (by default only blocks of 256 KiB and more are probed).
+    await withStack(CS, { dedupProbeMinBytes: 0 }, async (s) => {
       const content = bytes(3 * CS + 500, 7);
       const a = await createFile(s);
       const b = await createFile(s);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { BlockStore } from '../../src/block/BlockStore.js';
 import { LocalBlockStore } from '../../src/block/local/LocalBlockStore.js';
 import { AesGcmBlockCodec } from '../../src/crypto/AesGcmBlockCodec.js';
 import { BlockCache } from '../../src/data/BlockCache.js';
@@ -33,6 +34,11 @@ export interface Parts {
 export interface PartsOptions {
   readonly?: boolean;
   chunkSize?: number;
+  /** ChunkedFileData's option (default true); false is the embedded volume's write-back close. */
+  closeWaitsForUpload?: boolean;
+  uploadConcurrency?: number;
+  /** What the data layer talks to instead of the local block store itself (a wrapper around it). */
+  wrapBlocks?: (store: LocalBlockStore) => BlockStore;
 }
 
 /** A volume on real parts (SQLite metadata, local blocks, AES-GCM, chunked data) in `dir`. */
@@ -42,8 +48,9 @@ export async function openParts(dir: string, keys: { idKey: Buffer; encKey: Buff
   await meta.init({ mode: 0o040755, uid: 0, gid: 0, now: now() });
   const blocks = await LocalBlockStore.open(path.join(dir, 'blocks'));
   const data = new ChunkedFileData({
-    meta, blocks, codec: new AesGcmBlockCodec(keys), chunkSize, cache: new BlockCache(8 * 1024 * 1024),
-    gcDelayMs: 60_000,
+    meta, blocks: opts.wrapBlocks ? opts.wrapBlocks(blocks) : blocks, codec: new AesGcmBlockCodec(keys), chunkSize,
+    cache: new BlockCache(8 * 1024 * 1024), gcDelayMs: 60_000,
+    closeWaitsForUpload: opts.closeWaitsForUpload, uploadConcurrency: opts.uploadConcurrency,
   });
   const vfs = new Vfs({ meta, data, blockSize: chunkSize, volumeDir: dir, readonly: opts.readonly });
   await vfs.ready;
@@ -107,4 +114,21 @@ export async function rejectsWith(p: Promise<unknown>, code: ErrnoCode): Promise
     throw new Error(`expected ${code}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
   }
   throw new Error(`expected ${code}, but the operation succeeded`);
+}
+
+/**
+ * Block files in the store vs blocks the MetaStore records: after GC both must be exactly the
+ * referenced blocks (nothing leaked, nothing missing).
+ */
+export async function storedAndRecordedBlocks(p: Parts): Promise<{ stored: string[]; recorded: string[] }> {
+  const stored: string[] = [];
+  for await (const b of p.blocks.list()) stored.push(b.id);
+  const recorded: string[] = [];
+  for (let cursor: string | null = null; ;) {
+    const page = await p.meta.listBlocks(cursor, 1000);
+    recorded.push(...page.blocks.map((b) => b.id));
+    if (page.next === null) break;
+    cursor = page.next;
+  }
+  return { stored: stored.sort(), recorded: recorded.sort() };
 }

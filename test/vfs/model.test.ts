@@ -3,7 +3,7 @@ import { constants as fsc } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ROOT_INO } from '../../src/meta/MetaStore.js';
-import { makeVolume, ROOT, type TempVolume } from './harness.js';
+import { makeVolume, ROOT, storedAndRecordedBlocks, type TempVolume } from './harness.js';
 
 const { O_RDWR, O_WRONLY, O_APPEND, O_CREAT, O_RDONLY } = fsc;
 const SPAN = 10_000; // offsets span several 1 KiB chunks
@@ -41,9 +41,9 @@ class ModelFile {
   }
 }
 
-describe('Vfs file ops against an in-memory model (fast-check)', () => {
+for (const closeWaitsForUpload of [true, false]) describe(`Vfs file ops against an in-memory model (fast-check), close ${closeWaitsForUpload ? 'waits for' : 'does not wait for'} the upload`, () => {
   let v: TempVolume;
-  before(async () => { v = await makeVolume({ chunkSize: 1024 }); });
+  before(async () => { v = await makeVolume({ chunkSize: 1024, closeWaitsForUpload }); });
   after(async () => { await v.dispose(); });
 
   it('random writes, appends, reads, truncates, flushes and reopen through handles match the model', async () => {
@@ -88,8 +88,10 @@ describe('Vfs file ops against an in-memory model (fast-check)', () => {
         } finally {
           for (const fh of [...fhs, appender]) await v.vfs.release(ROOT, fh);
         }
-        // After every handle is released everything is committed: read it back on a fresh handle.
-        assert.equal((await v.meta.getattr(ino)).size, model.bytes.length);
+        // After every handle is released everything is committed (write-back: is being committed,
+        // and stat sees it meanwhile): read it back on a fresh handle.
+        if (closeWaitsForUpload) assert.equal((await v.meta.getattr(ino)).size, model.bytes.length);
+        assert.equal((await v.vfs.getattr(ROOT, ino)).size, model.bytes.length);
         const r = await v.vfs.open(ROOT, ino, O_RDONLY);
         assert.deepEqual(await v.vfs.read(ROOT, r.fh, 0, SPAN * 2), model.bytes);
         await v.vfs.release(ROOT, r.fh);
@@ -98,5 +100,9 @@ describe('Vfs file ops against an in-memory model (fast-check)', () => {
       { numRuns: 40 },
     );
     assert.deepEqual(await v.meta.check(), []);
+    // Every file was unlinked, some with uploads in flight: after GC no block is left, none leaked.
+    await v.data.whenIdle();
+    await v.data.collectGarbage({ graceMs: 0 });
+    assert.deepEqual(await storedAndRecordedBlocks(v), { stored: [], recorded: [] });
   });
 });
