@@ -9,7 +9,7 @@
  * the temp folder removed at the end, even on failure. Runs as root (FUSE here needs it).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createUser } from '../src/server/admin.js';
@@ -19,6 +19,8 @@ import { seqRead, seqWrite } from './workloads/sequential.js';
 import { smallFiles } from './workloads/smallFiles.js';
 
 const quick = process.argv.includes('--quick');
+/** Only the remote mount (A/B runs of client or server changes); the ratio columns are then absent. */
+const remoteOnly = process.argv.includes('--remote-only');
 const SEQ_BYTES = (quick ? 64 : 512) * 1024 * 1024;
 const SMALL = quick ? 500 : 2000;
 const LS_ENTRIES = 10_000;
@@ -111,6 +113,48 @@ async function measure(label: string, dir: string, prepareUncached: (names: stri
   return r;
 }
 
+/** Requests per route so far, from the mount's control folder. */
+function requestCounts(mnt: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of readFileSync(path.join(mnt, '.mosaicfs', 'stats'), 'utf8').split('\n')) {
+    const hit = /^requestsByRoute\.(.+): (\d+)$/.exec(line);
+    if (hit) m.set(hit[1]!, Number(hit[2]));
+  }
+  return m;
+}
+
+/**
+ * Requests per file of each small-file phase (the same calls as workloads/smallFiles), from the
+ * counters of the remote mount: what the small-file figures pay for.
+ */
+function requestsPerSmallFile(mnt: string, count = 100): Record<string, Record<string, number>> {
+  const dir = path.join(mnt, 'counted');
+  mkdirSync(dir);
+  const names = Array.from({ length: count }, (_, i) => path.join(dir, `c${i}.dat`));
+  const buf = Buffer.alloc(4097);
+  const phases: Array<[string, (n: string) => void]> = [
+    ['create', (n) => { const fd = openSync(n, 'wx'); writeSync(fd, Buffer.alloc(4096, n)); closeSync(fd); }],
+    ['stat', (n) => { statSync(n); }],
+    ['read', (n) => { const fd = openSync(n, 'r'); readSync(fd, buf, 0, buf.length, 0); closeSync(fd); }],
+    ['delete', (n) => unlinkSync(n)],
+  ];
+  const out: Record<string, Record<string, number>> = {};
+  for (const [phase, fn] of phases) {
+    const before = requestCounts(mnt);
+    for (const n of names) fn(n);
+    const after = requestCounts(mnt);
+    const per: Record<string, number> = {};
+    let total = 0;
+    for (const [route, n] of after) {
+      const d = n - (before.get(route) ?? 0);
+      if (d > 0) { per[route] = Number((d / count).toFixed(2)); total += d; }
+    }
+    per.total = Number((total / count).toFixed(2));
+    out[phase] = per;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   // server: users created through the admin code on the data folder, then `mosaicfs serve` as a child
   const data = path.join(root, 'srv');
@@ -128,11 +172,10 @@ async function main(): Promise<void> {
   mkdirSync(local);
 
   const results: Record<string, Record<string, number>> = {};
-  results.local = await measure('local', local, async () => {
+  if (!remoteOnly) results.local = await measure('local', local, async () => {
     spawnSync('sh', ['-c', 'sync; echo 2 > /proc/sys/vm/drop_caches']);
   });
-  const emb = await mount(vol, 'mnt-embedded');
-  results.embedded = await measure('embedded', emb, async () => {
+  if (!remoteOnly) results.embedded = await measure('embedded', await mount(vol, 'mnt-embedded'), async () => {
     spawnSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']); // dentries/inodes: the next stat is a FUSE lookup
   });
   const rem = await mount(url, 'mnt-remote');
@@ -141,12 +184,18 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1100)); // the client's 1 s attribute cache expires too
   });
 
+  const perFile = requestsPerSmallFile(rem);
+  for (const [phase, per] of Object.entries(perFile)) {
+    process.stdout.write(`requests per small file, ${phase}: ${Object.entries(per).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+  }
+
   const keys = Object.keys(results.remote);
-  const rows = keys.map((k) => [k, ...['local', 'embedded', 'remote'].map((t) => results[t][k].toFixed(k.endsWith('Us') ? 0 : 3)), (results.remote[k] / results.embedded[k]).toFixed(2)]);
+  const fmt = (t: string, k: string) => results[t]?.[k]?.toFixed(k.endsWith('Us') ? 0 : 3) ?? '-';
+  const rows = keys.map((k) => [k, ...['local', 'embedded', 'remote'].map((t) => fmt(t, k)), results.embedded ? (results.remote[k] / results.embedded[k]).toFixed(2) : '-']);
   const head = ['metric', 'local', 'embedded', 'remote', 'remote/embedded'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   process.stdout.write([head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n') + '\n');
-  process.stdout.write(JSON.stringify({ quick, seqBytes: SEQ_BYTES, smallFiles: SMALL, results }) + '\n');
+  process.stdout.write(JSON.stringify({ quick, seqBytes: SEQ_BYTES, smallFiles: SMALL, results, requestsPerSmallFile: perFile }) + '\n');
 }
 
 function cleanup(): void {

@@ -1,9 +1,10 @@
+import { S_IFDIR, S_IFMT } from '../meta/MetaStore.js';
 import type {
   AttrChanges, BlockRecord, ChunkWrite, DirPage, InodeAttr, MetaStats, MetaStore, NewBlock, NewInode, RenameResult, Slice,
   Timespec, UnlinkResult,
 } from '../meta/MetaStore.js';
 import { FsError } from '../errors.js';
-import type { ChangeEvent } from './protocol.js';
+import type { ChangeEvent, RemoteMetaOp } from './protocol.js';
 import type { Revalidator } from './Revalidator.js';
 
 /**
@@ -28,6 +29,22 @@ interface Cached<T> {
 
 const MAX_ITEMS = 100_000;
 
+/** What a remote MetaStore offers beyond the MetaStore interface, to save round trips. */
+export interface CachingMetaOptions {
+  /**
+   * A namespace change whose answer also carries the attributes, read right after it, of the
+   * directories it changed and of an unlinked inode (RemoteMetaStore.changeWithAttrs): the parent's
+   * getattr that follows every create and unlink is then a hit.
+   */
+  changeWithAttrs?: <T>(op: RemoteMetaOp, args: unknown[]) => Promise<{ result: T; attrs: InodeAttr[] }>;
+  /**
+   * Record an open of `ino` on the server and return its fresh attributes, in one round trip
+   * (RemoteOpenLeases.openWithAttr). The getattr that follows revalidate(ino) — the VFS's
+   * close-to-open check of an open — goes through it. null: not offered (an older server).
+   */
+  openWithAttr?: (ino: number) => Promise<InodeAttr | null>;
+}
+
 /**
  * A MetaStore decorator for remote mounts: attributes (getattr) and entries (lookup, including
  * "absent") are cached for `ttlMs`. Every mutation made here drops what it touches (and caches the
@@ -48,16 +65,34 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   private readonly absentXattrs = new Map<number, Map<string, number>>();
   /** ino -> every xattr name it has (from a directory page), with its expiry. */
   private readonly knownXattrs = new Map<number, Cached<Set<string>>>();
+  /**
+   * Directories whose every entry is in `entries` (ino -> expiry): one this client just made (empty)
+   * or listed whole in one page. A name not in `entries` is then absent without asking — the
+   * kernel's LOOKUP before each CREATE of a new name. Dropped with any entry of the directory that
+   * is forgotten rather than learned (another client's change, a rename, a failed create).
+   */
+  private readonly complete = new Map<number, number>();
+  /** Inodes being opened: their next getattr revalidates through opts.openWithAttr. */
+  private readonly opening = new Set<number>();
   private generation = 0;
   private hits = 0;
   private misses = 0;
 
-  constructor(private readonly inner: MetaStore, private readonly ttlMs = DEFAULT_META_TTL_MS) {}
+  constructor(
+    private readonly inner: MetaStore,
+    private readonly ttlMs = DEFAULT_META_TTL_MS,
+    private readonly opts: CachingMetaOptions = {},
+  ) {}
 
   // ---- invalidation ----
 
+  /** The VFS opens `ino` and wants fresh attributes (close-to-open): drop them, fetch them with the open. */
   revalidate(ino: number): void {
     this.dropInode(ino);
+    if (this.opts.openWithAttr) {
+      if (this.opening.size >= MAX_ITEMS) this.opening.clear();
+      this.opening.add(ino);
+    }
   }
 
   dropInode(ino: number): void {
@@ -70,10 +105,13 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   dropEntry(parent: number, name: string): void {
     this.generation++;
     this.entries.delete(key(parent, name));
+    this.complete.delete(parent);
   }
 
   clear(): void {
     this.generation++;
+    this.opening.clear();
+    this.complete.clear();
     this.attrs.clear();
     this.entries.clear();
     this.absentXattrs.clear();
@@ -88,7 +126,10 @@ export class CachingMetaStore implements MetaStore, Revalidator {
       this.knownXattrs.delete(ino);
     }
     for (const ino of event.data) this.attrs.delete(ino);
-    for (const e of event.entries) this.entries.delete(key(e.parent, e.name));
+    for (const e of event.entries) {
+      this.entries.delete(key(e.parent, e.name));
+      this.complete.delete(e.parent);
+    }
   }
 
   cacheStats(): MetaCacheStats {
@@ -98,6 +139,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   // ---- cached reads ----
 
   async getattr(ino: number): Promise<InodeAttr> {
+    const opening = this.opening.delete(ino);
     const hit = this.fresh(this.attrs.get(ino));
     if (hit) {
       this.hits++;
@@ -105,13 +147,14 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     }
     this.misses++;
     const gen = this.generation;
-    const attr = await this.inner.getattr(ino);
+    const attr = (opening && (await this.opts.openWithAttr?.(ino))) || (await this.inner.getattr(ino));
     if (gen === this.generation) this.putAttr(attr);
     return attr;
   }
 
   async lookup(parent: number, name: string): Promise<InodeAttr | null> {
-    const entry = this.fresh(this.entries.get(key(parent, name)));
+    const cached = this.entries.get(key(parent, name));
+    const entry = this.fresh(cached);
     if (entry) {
       if (entry.value === null) {
         this.hits++;
@@ -122,6 +165,10 @@ export class CachingMetaStore implements MetaStore, Revalidator {
         this.hits++;
         return attr.value;
       }
+    } else if ((cached === undefined || cached.value === null) && (this.complete.get(parent) ?? 0) > Date.now()) {
+      // (an expired positive entry is not evidence of absence: ask)
+      this.hits++;
+      return null;
     }
     this.misses++;
     const gen = this.generation;
@@ -149,12 +196,17 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     const gen = this.generation;
     const page = await this.inner.readdir(dir, cursor, limit, true);
     if (gen === this.generation) {
+      let all = cursor === null && page.next === null;
       for (const e of page.entries) {
-        if (!e.attr) continue;
+        if (!e.attr) {
+          all = false;
+          continue;
+        }
         this.putEntry(dir, e.name, e.ino);
         this.putAttr(e.attr);
         if (e.xattrs) this.putKnownXattrs(e.ino, e.xattrs);
       }
+      if (all) this.putComplete(dir);
     }
     return page;
   }
@@ -162,56 +214,86 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   // ---- mutations: pass through, then forget (or learn) what they touched ----
 
   async create(parent: number, name: string, node: NewInode): Promise<InodeAttr> {
+    const gen = this.generation;
+    let attr: InodeAttr;
+    let attrs: InodeAttr[];
     try {
-      const attr = await this.inner.create(parent, name, node);
-      this.dropInode(parent);
-      this.putEntry(parent, name, attr.ino);
-      this.putAttr(attr);
-      return attr;
+      ({ result: attr, attrs } = await this.change('create', [parent, name, node], () => this.inner.create(parent, name, node)));
     } catch (err) {
       this.forget([parent], [[parent, name]]);
       throw err;
     }
+    const learn = gen === this.generation;
+    this.dropInode(parent);
+    this.putEntry(parent, name, attr.ino);
+    this.putAttr(attr);
+    if (learn) {
+      this.putKnownXattrs(attr.ino, []); // a new inode has no xattrs: the kernel's getxattr on its first write is a hit
+      this.putAttrs(attrs);
+      if ((attr.mode & S_IFMT) === S_IFDIR) this.putComplete(attr.ino); // and a new directory no entries
+    }
+    return attr;
   }
 
   async link(ino: number, newParent: number, newName: string, now: Timespec): Promise<InodeAttr> {
     this.forget([ino, newParent], [[newParent, newName]]);
-    const attr = await this.inner.link(ino, newParent, newName, now);
+    const gen = this.generation;
+    const { result: attr, attrs } = await this.change('link', [ino, newParent, newName, now], () => this.inner.link(ino, newParent, newName, now));
+    const learn = gen === this.generation;
     this.forget([ino, newParent], [[newParent, newName]]);
     this.putAttr(attr);
+    if (learn) this.putAttrs(attrs);
     return attr;
   }
 
   async unlink(parent: number, name: string, now: Timespec): Promise<UnlinkResult> {
     const known = this.entries.get(key(parent, name))?.value;
+    const gen = this.generation;
+    let res: UnlinkResult;
+    let attrs: InodeAttr[];
     try {
-      const res = await this.inner.unlink(parent, name, now);
-      this.forget([parent, res.ino], []);
-      this.putEntry(parent, name, null);
-      return res;
-    } finally {
+      ({ result: res, attrs } = await this.change('unlink', [parent, name, now], () => this.inner.unlink(parent, name, now)));
+    } catch (err) {
       this.forget(known ? [parent, known] : [parent], [[parent, name]], true);
+      throw err;
     }
+    const learn = gen === this.generation;
+    this.forget(known ? [parent, res.ino, known] : [parent, res.ino], []);
+    this.putEntry(parent, name, null); // learned: the directory stays complete
+    // The parent and the victim as they are now (nlink 0 when it was the last name): the VFS's
+    // next getattr of the parent and its purge check of the victim need no round trip.
+    if (learn) this.putAttrs(attrs);
+    return res;
   }
 
   async rmdir(parent: number, name: string, now: Timespec): Promise<void> {
     const known = this.entries.get(key(parent, name))?.value;
+    const gen = this.generation;
+    let attrs: InodeAttr[] = [];
     try {
-      await this.inner.rmdir(parent, name, now);
+      ({ attrs } = await this.change<void>('rmdir', [parent, name, now], () => this.inner.rmdir(parent, name, now)));
     } finally {
+      const learn = gen === this.generation;
       this.forget(known ? [parent, known] : [parent], [[parent, name]]);
+      if (learn) this.putAttrs(attrs);
     }
   }
 
   async rename(parent: number, name: string, newParent: number, newName: string, flags: number, now: Timespec): Promise<RenameResult> {
     const moved = [this.entries.get(key(parent, name))?.value, this.entries.get(key(newParent, newName))?.value];
+    const gen = this.generation;
+    let attrs: InodeAttr[] = [];
     try {
-      const res = await this.inner.rename(parent, name, newParent, newName, flags, now);
-      if (res.replaced) this.dropInode(res.replaced.ino);
-      return res;
+      const out = await this.change('rename', [parent, name, newParent, newName, flags, now], () =>
+        this.inner.rename(parent, name, newParent, newName, flags, now));
+      attrs = out.attrs;
+      if (out.result.replaced) this.dropInode(out.result.replaced.ino);
+      return out.result;
     } finally {
+      const learn = gen === this.generation;
       const inos = [parent, newParent, ...moved.filter((i): i is number => typeof i === 'number')];
       this.forget(inos, [[parent, name], [newParent, newName]]);
+      if (learn) this.putAttrs(attrs);
     }
   }
 
@@ -345,6 +427,16 @@ export class CachingMetaStore implements MetaStore, Revalidator {
 
   // ---- internals ----
 
+  /** A namespace change through opts.changeWithAttrs when the inner store offers it. */
+  private async change<T>(op: RemoteMetaOp, args: unknown[], plain: () => Promise<T>): Promise<{ result: T; attrs: InodeAttr[] }> {
+    if (this.opts.changeWithAttrs && this.ttlMs > 0) return this.opts.changeWithAttrs<T>(op, args);
+    return { result: await plain(), attrs: [] };
+  }
+
+  private putAttrs(list: InodeAttr[]): void {
+    for (const a of list) this.putAttr(a);
+  }
+
   private async learn(ino: number, fn: () => Promise<InodeAttr>): Promise<InodeAttr> {
     this.dropInode(ino);
     try {
@@ -366,6 +458,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
       const k = key(p, n);
       if (keepNegative && this.entries.get(k)?.value === null) continue;
       this.entries.delete(k);
+      this.complete.delete(p);
     }
   }
 
@@ -374,6 +467,7 @@ export class CachingMetaStore implements MetaStore, Revalidator {
   }
 
   private putKnownXattrs(ino: number, names: string[]): void {
+    if (this.ttlMs <= 0) return;
     if (this.knownXattrs.size >= MAX_ITEMS) this.knownXattrs.clear();
     this.knownXattrs.set(ino, { value: new Set(names), expires: Date.now() + this.ttlMs });
   }
@@ -384,9 +478,19 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     this.attrs.set(attr.ino, { value: attr, expires: Date.now() + this.ttlMs });
   }
 
+  /** Every entry of `dir` was just put (or it has none): expires with them. */
+  private putComplete(dir: number): void {
+    if (this.ttlMs <= 0) return;
+    if (this.complete.size >= MAX_ITEMS) this.complete.clear();
+    this.complete.set(dir, Date.now() + this.ttlMs);
+  }
+
   private putEntry(parent: number, name: string, ino: number | null): void {
     if (this.ttlMs <= 0) return;
-    if (this.entries.size >= MAX_ITEMS) this.entries.clear();
+    if (this.entries.size >= MAX_ITEMS) {
+      this.entries.clear();
+      this.complete.clear();
+    }
     this.entries.set(key(parent, name), { value: ino, expires: Date.now() + this.ttlMs });
   }
 }

@@ -6,6 +6,8 @@ import {
 } from '../meta/MetaStore.js';
 import type { HttpClient } from './HttpClient.js';
 import { ROUTES, type MetaRequest, type MetaResponse, type RemoteMetaOp } from './protocol.js';
+import { ProtocolError } from './remoteErrors.js';
+import type { SmallBlockStash } from './SmallBlockStash.js';
 import { decodeWire, encodeWire } from './wireCodec.js';
 
 /**
@@ -19,9 +21,16 @@ import { decodeWire, encodeWire } from './wireCodec.js';
  */
 const NOT_IDEMPOTENT = new Set<RemoteMetaOp>(['create', 'link', 'unlink', 'rmdir', 'rename', 'setxattr', 'removexattr']);
 
+/** Small blocks put but not yet sent (RemoteBlockStore with a stash): commits carry them. */
+export interface PendingBlocks {
+  stash: SmallBlockStash;
+  /** PUT these stashed blocks now. */
+  flush(ids: string[]): Promise<void>;
+}
+
 /** MetaStore over POST /v1/meta: one call = one MetaStore call on the server, in the user's own namespace. */
 export class RemoteMetaStore implements MetaStore {
-  constructor(private readonly http: HttpClient) {}
+  constructor(private readonly http: HttpClient, private readonly pending?: PendingBlocks) {}
 
   /** The server creates and initialises each user's namespace; here we only check that it answers. */
   async init(_root: { mode: number; uid: number; gid: number; now: Timespec }): Promise<void> {
@@ -124,11 +133,26 @@ export class RemoteMetaStore implements MetaStore {
     return this.call('readChunks', ino, first, last);
   }
 
-  commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr> {
+  /** The stashed small blocks it references travel with it (one request instead of a PUT each and the commit). */
+  async commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr> {
+    const bodies = this.pending?.stash.pick(newBlocks.map((b) => b.id)) ?? [];
+    if (bodies.length > 0 && !this.pending!.stash.disabled) {
+      try {
+        const attr = await this.call<InodeAttr>('commitSlicesWithBlocks', ino, writes, newBlocks, minSize, mtime, bodies);
+        this.pending!.stash.stored(bodies.map((b) => b.id));
+        return attr;
+      } catch (err) {
+        // A server that predates the op refused it before doing anything: PUT, then commit.
+        if (!(err instanceof ProtocolError && err.status === 400 && /unknown meta op/.test(err.message))) throw err;
+        this.pending!.stash.disabled = true;
+      }
+    }
+    if (bodies.length > 0) await this.pending!.flush(bodies.map((b) => b.id));
     return this.call('commitSlices', ino, writes, newBlocks, minSize, mtime);
   }
 
-  replaceChunk(ino: number, chunk: number, expectedCount: number, slices: Slice[], newBlocks: NewBlock[]): Promise<boolean> {
+  async replaceChunk(ino: number, chunk: number, expectedCount: number, slices: Slice[], newBlocks: NewBlock[]): Promise<boolean> {
+    if (this.pending) await this.pending.flush(newBlocks.map((b) => b.id));
     return this.call('replaceChunk', ino, chunk, expectedCount, slices, newBlocks);
   }
 
@@ -160,10 +184,24 @@ export class RemoteMetaStore implements MetaStore {
     return serverOnly('check');
   }
 
+  /**
+   * A namespace change whose answer also carries the attributes, read right after it, of the
+   * directories it changed and of an unlinked inode (empty from a server that predates them).
+   */
+  async changeWithAttrs<T>(op: RemoteMetaOp, args: unknown[]): Promise<{ result: T; attrs: InodeAttr[] }> {
+    const res = await this.send(op, args, true);
+    return { result: decodeWire(res?.result ?? null) as T, attrs: res?.attrs ? (decodeWire(res.attrs) as InodeAttr[]) : [] };
+  }
+
   private async call<T>(op: RemoteMetaOp, ...args: unknown[]): Promise<T> {
-    const body: MetaRequest = { op, args: encodeWire(args) as unknown[] };
-    const res = await this.http.json<MetaResponse>('POST', ROUTES.meta, body, { idempotent: !NOT_IDEMPOTENT.has(op) });
+    const res = await this.send(op, args, false);
     return decodeWire(res?.result ?? null) as T;
+  }
+
+  private send(op: RemoteMetaOp, args: unknown[], attrs: boolean): Promise<MetaResponse | null> {
+    const body: MetaRequest = { op, args: encodeWire(args) as unknown[] };
+    if (attrs) body.attrs = true;
+    return this.http.json<MetaResponse>('POST', ROUTES.meta, body, { idempotent: !NOT_IDEMPOTENT.has(op) });
   }
 }
 

@@ -1,15 +1,19 @@
 import { FsError } from '../errors.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { log } from '../util/log.js';
+import type { InodeAttr } from '../meta/MetaStore.js';
 import type { OpenLeases } from '../vfs/OpenLeases.js';
 import type { HttpClient } from './HttpClient.js';
-import { ROUTES, type LeaseRequest } from './protocol.js';
+import { ROUTES, type LeaseRequest, type OpenRequest, type OpenResponse } from './protocol.js';
+import { ProtocolError } from './remoteErrors.js';
+import { decodeWire } from './wireCodec.js';
 
 /** The server's lease time to live (src/server/Coordinator.ts LEASE_TTL_MS). */
 export const SERVER_LEASE_TTL_MS = 60_000;
 /**
- * How long a write lease the server granted with a `create` waits for the open that follows it
- * (the VFS opens a created file at once; mknod never does) before it is given back.
+ * How long a write lease the server granted with a `create` (or an open recorded by openWithAttr)
+ * waits for the acquire that follows it (the VFS opens a created file at once; mknod never does;
+ * an open refused by a permission check never acquires) before it is given back.
  */
 export const CREATE_GRANT_TTL_MS = 1_000;
 
@@ -36,15 +40,21 @@ interface Held {
  * promise to other clients (only a purge of the inode waits for it), and a later open of the same
  * inode queues behind it, so the server sees them in order.
  *
+ * An open of an existing file revalidates its attributes and records the open on the server in one
+ * request (`openWithAttr`, called by the cache's getattr right before the VFS acquires): a
+ * read-only acquire that follows needs no round trip, a write acquire upgrades it.
+ *
  * While anything is held, a timer touches the server every TTL/3 (the server also counts every
  * request and the event stream), so leases of an idle but open file do not expire.
  */
 export class RemoteOpenLeases implements OpenLeases {
   private readonly held = new Map<number, Held>();
-  /** Write leases granted with a create, not yet claimed by an open: ino -> give-back timer. */
-  private readonly grants = new Map<number, NodeJS.Timeout>();
+  /** Server opens (write: with the write lease, from a create) not yet claimed by an acquire. */
+  private readonly grants = new Map<number, { timer: NodeJS.Timeout; write: boolean }>();
   private readonly locks = new KeyedMutex<number>();
   private timer: NodeJS.Timeout | null = null;
+  /** The server predates POST /v1/open. */
+  private noOpenRoute = false;
 
   constructor(private readonly http: HttpClient, private readonly keepAliveMs = SERVER_LEASE_TTL_MS / 3) {}
 
@@ -59,10 +69,40 @@ export class RemoteOpenLeases implements OpenLeases {
 
   /** The server took the write lease and the open of `ino` for this client along with its create. */
   granted(ino: number): void {
-    if (this.held.has(ino) || this.grants.has(ino)) return;
-    const t = setTimeout(() => void this.giveBack(ino), CREATE_GRANT_TTL_MS);
-    t.unref();
-    this.grants.set(ino, t);
+    this.grant(ino, true);
+  }
+
+  /**
+   * Record an open of `ino` on the server and return its attributes read after it (one request).
+   * Queued behind any release of the same inode, so the server sees open and close in order.
+   * null: the server does not know the route (the caller reads the attributes itself and the
+   * acquire that follows records the open).
+   */
+  openWithAttr(ino: number): Promise<InodeAttr | null> {
+    if (this.noOpenRoute) return Promise.resolve(null);
+    return this.locks.run(ino, async () => {
+      const body: OpenRequest = { ino };
+      let res: OpenResponse;
+      try {
+        res = await this.http.json<OpenResponse>('POST', ROUTES.open, body);
+      } catch (err) {
+        // A server older than the route answers 404 EBADREQ "no route": open as before.
+        if (err instanceof ProtocolError && err.status === 404) {
+          this.noOpenRoute = true;
+          return null;
+        }
+        throw err;
+      }
+      this.grant(ino, false);
+      return decodeWire(res.attr) as InodeAttr;
+    });
+  }
+
+  private grant(ino: number, write: boolean): void {
+    if (this.held.has(ino) || this.grants.has(ino)) return; // the server already counts it open
+    const timer = setTimeout(() => void this.giveBack(ino), CREATE_GRANT_TTL_MS);
+    timer.unref();
+    this.grants.set(ino, { timer, write });
   }
 
   acquire(ino: number, write: boolean): Promise<void> {
@@ -71,9 +111,14 @@ export class RemoteOpenLeases implements OpenLeases {
       if (!h) {
         // A read-only open of a just-created file (O_CREAT|O_RDONLY) keeps the granted write lease
         // until it closes, as a writer would: stricter than needed, never looser.
-        const server = this.claimGrant(ino) ? 'write' : null;
-        if (!server) await this.send(ROUTES.leaseAcquire, { ino, write });
-        this.held.set(ino, { readers: write ? 0 : 1, writers: write ? 1 : 0, server: server ?? (write ? 'write' : 'read') });
+        const grant = this.claimGrant(ino);
+        let server: Held['server'];
+        if (grant === 'write' || (grant === 'read' && !write)) server = grant;
+        else {
+          await this.send(ROUTES.leaseAcquire, { ino, write });
+          server = write ? 'write' : 'read';
+        }
+        this.held.set(ino, { readers: write ? 0 : 1, writers: write ? 1 : 0, server });
         this.startKeepAlive();
         return;
       }
@@ -117,24 +162,24 @@ export class RemoteOpenLeases implements OpenLeases {
   async releaseAll(): Promise<void> {
     this.stopKeepAlive();
     const inos = [...this.held.keys(), ...this.grants.keys()];
-    for (const t of this.grants.values()) clearTimeout(t);
+    for (const g of this.grants.values()) clearTimeout(g.timer);
     this.grants.clear();
     this.held.clear();
     await Promise.allSettled(inos.map((ino) => this.locks.run(ino, () => this.send(ROUTES.leaseRelease, { ino, write: false }))));
   }
 
-  private claimGrant(ino: number): boolean {
-    const t = this.grants.get(ino);
-    if (t === undefined) return false;
-    clearTimeout(t);
+  private claimGrant(ino: number): 'read' | 'write' | null {
+    const g = this.grants.get(ino);
+    if (g === undefined) return null;
+    clearTimeout(g.timer);
     this.grants.delete(ino);
-    return true;
+    return g.write ? 'write' : 'read';
   }
 
-  /** A grant nobody opened (mknod of a regular file): the server must not keep the lease. */
+  /** A grant nobody opened (mknod of a regular file, a refused open): the server must not keep it. */
   private giveBack(ino: number): Promise<void> {
     return this.locks.run(ino, async () => {
-      if (!this.claimGrant(ino)) return;
+      if (this.claimGrant(ino) === null) return;
       if (this.held.size === 0 && this.grants.size === 0) this.stopKeepAlive();
       await this.send(ROUTES.leaseRelease, { ino, write: false }).catch((err) => {
         log.warn({ err: (err as Error).message, ino }, 'returning a create lease failed; it will expire on the server');

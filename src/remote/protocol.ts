@@ -53,6 +53,12 @@ export const ROUTES = {
   leaseAcquire: '/v1/leases/acquire',
   /** POST LeaseRequest, auth -> 204. */
   leaseRelease: '/v1/leases/release',
+  /**
+   * POST {ino}, auth -> OpenResponse: record a (read) open of the inode for this client and return
+   * its attributes read after that, in one round trip (close-to-open revalidation of an open). The
+   * client upgrades to a write lease with leaseAcquire; it gives the open back with leaseRelease.
+   */
+  open: '/v1/open',
   /** GET, auth: text/event-stream of ChangeEvent (event: change) and keep-alive comments every 15 s. */
   events: '/v1/events',
 } as const;
@@ -120,19 +126,43 @@ export const REMOTE_META_OPS = [
   'sync', 'getSetting', 'getattr', 'lookup', 'pathOf', 'isAncestor', 'create', 'link', 'unlink', 'rmdir',
   'rename', 'readlink', 'readdir', 'setattr', 'truncate', 'listOrphans', 'purgeInode', 'getxattr', 'setxattr',
   'listxattr', 'removexattr', 'readChunks', 'commitSlices', 'replaceChunk', 'getBlock', 'listBlocks',
-  'inodesUsingBlock', 'stats',
+  'inodesUsingBlock', 'stats', 'commitSlicesWithBlocks',
 ] as const;
+/**
+ * commitSlicesWithBlocks(ino, writes, newBlocks, minSize, mtime, bodies): commitSlices preceded, in
+ * the same request, by the PUT of small sealed blocks it references — bodies: Array<{id, data}>,
+ * every id one of newBlocks, at most COMMIT_BODIES_MAX_BYTES in all. A server that predates it
+ * answers 400 "unknown meta op" having done nothing; the client then PUTs and commits separately.
+ */
+export const COMMIT_BODIES_MAX_BYTES = 1024 * 1024;
 export type RemoteMetaOp = (typeof REMOTE_META_OPS)[number];
 
 export interface MetaRequest {
   op: RemoteMetaOp;
   /** The method's arguments, in order, wireCodec-encoded. */
   args: unknown[];
+  /**
+   * Ask for `attrs` in the answer of a namespace change: the attributes, read right after the
+   * change, of the directories it changed and of an unlinked inode (a server that predates this
+   * field ignores it and the client simply learns nothing).
+   */
+  attrs?: boolean;
 }
 
 export interface MetaResponse {
   /** The method's result, wireCodec-encoded (undefined results are sent as null). */
   result: unknown;
+  /** InodeAttr[] (wireCodec-encoded) when the request asked for `attrs`; inodes that vanished are left out. */
+  attrs?: unknown[];
+}
+
+export interface OpenRequest {
+  ino: number;
+}
+
+export interface OpenResponse {
+  /** InodeAttr, wireCodec-encoded. */
+  attr: unknown;
 }
 
 export interface BlockListPage {

@@ -21,6 +21,8 @@ import { RemoteBlockStore } from './RemoteBlockStore.js';
 import { ThrottledError } from './remoteErrors.js';
 import { RemoteMetaStore } from './RemoteMetaStore.js';
 import { RemoteOpenLeases } from './RemoteOpenLeases.js';
+import { RequestCounter } from './RequestCounter.js';
+import { SmallBlockStash } from './SmallBlockStash.js';
 
 export interface RemoteSessionOptions {
   /** Server origin, http://host:port (https too). */
@@ -67,6 +69,8 @@ export interface RemoteStats {
   bufferedBytes: number;
   uploadsInFlight: number;
   requests: number;
+  /** Requests per route (`POST /v1/meta getattr`...), every attempt counted. */
+  requestsByRoute: Record<string, number>;
   retries: number;
   /** Server round trip: moving average and median of the last 256 requests, in ms. */
   latencyAvgMs: number;
@@ -113,13 +117,17 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
   const dir = opts.configDir ?? defaultConfigDir();
   const saved = await loadSession(opts.url, opts.user, dir);
   let current: SavedSession = saved;
+  const counter = new RequestCounter();
   const ca = saved.caFile ? await fs.readFile(saved.caFile) : undefined;
   const http = new HttpClient({
     url: saved.url,
     token: saved.token,
     ca,
     retryForMs: opts.retryForMs,
-    onRequest: opts.onRequest,
+    onRequest: (req) => {
+      counter.add(req);
+      opts.onRequest?.(req);
+    },
     headers: { [LEASE_ON_CREATE_HEADER]: '1' },
     onResponse: (res) => {
       const granted = res.headers[LEASE_GRANTED_HEADER];
@@ -131,10 +139,14 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
       return fresh?.token ?? null;
     },
   });
-  const remoteMeta = new RemoteMetaStore(http);
-  const meta = new CachingMetaStore(remoteMeta, opts.metaTtlMs ?? DEFAULT_META_TTL_MS);
-  const blocks = new RemoteBlockStore(http);
+  const stash = new SmallBlockStash();
+  const blocks = new RemoteBlockStore(http, undefined, stash);
+  const remoteMeta = new RemoteMetaStore(http, { stash, flush: (ids) => blocks.flushStashed(ids) });
   const leases = new RemoteOpenLeases(http, opts.leaseKeepAliveMs);
+  const meta = new CachingMetaStore(remoteMeta, opts.metaTtlMs ?? DEFAULT_META_TTL_MS, {
+    changeWithAttrs: (op, args) => remoteMeta.changeWithAttrs(op, args),
+    openWithAttr: (ino) => leases.openWithAttr(ino),
+  });
   const events = new EventStream(http);
   let invalidator: CacheInvalidator | null = null;
   let data: ChunkedFileData | undefined;
@@ -195,7 +207,7 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
           bytesUp: http.traffic.bytesUp, bytesDown: http.traffic.bytesDown,
           blockBytesUploaded: d.bytesUploaded, blockBytesDownloaded: d.bytesDownloaded,
           bufferedBytes: d.bufferedBytes, uploadsInFlight: d.uploadsInFlight,
-          requests: http.traffic.requests, retries: http.traffic.retries,
+          requests: http.traffic.requests, requestsByRoute: counter.snapshot(), retries: http.traffic.retries,
           latencyAvgMs: lat.avgMs, latencyP50Ms: lat.p50Ms,
           eventsConnected: events.connected, eventsReceived: events.received, eventReconnects: events.reconnects,
           openFiles: leases.openInodes().length,
@@ -216,7 +228,7 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
         await logoutFlow({ url: saved.url, user: saved.user, configDir: dir, clientId: http.clientId });
         http.setToken(null);
       },
-      close: () => (closing ??= closeAll(vfs, fileData, leases, events, http)),
+      close: () => (closing ??= closeAll(vfs, fileData, blocks, leases, events, http)),
     };
     return session;
   } catch (err) {
@@ -227,11 +239,12 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
   }
 }
 
-async function closeAll(vfs: Vfs, data: ChunkedFileData, leases: RemoteOpenLeases, events: EventStream, http: HttpClient): Promise<void> {
+async function closeAll(vfs: Vfs, data: ChunkedFileData, blocks: RemoteBlockStore, leases: RemoteOpenLeases, events: EventStream, http: HttpClient): Promise<void> {
   try {
     await vfs.shutdown();
     await data.close();
   } finally {
+    await blocks.close().catch(() => {}); // normally nothing left: every commit carried its blocks
     await leases.releaseAll().catch(() => {});
     await events.close().catch(() => {});
     await http.close();

@@ -115,3 +115,4 @@ export const newBlock = object({ id: blockId, size: uint, storedSize: uint });
 export const chunkWrite = object({ chunk: uint, slices: arrayOf(slice) });
 
 export const leaseRequest = object({ ino, write: bool });
+export const openRequest = object({ ino });

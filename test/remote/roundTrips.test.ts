@@ -54,7 +54,9 @@ describe('remote round trips per small-file operation', () => {
     const count = (what: string) => sent.filter((x) => x === what).length;
     assert.equal(count('POST /v1/leases/acquire'), 0, sent.join(', '));
     assert.equal(count('POST /v1/meta create'), 1, sent.join(', '));
-    assert.equal(count('POST /v1/meta commitSlices'), 1, sent.join(', '));
+    assert.equal(count('POST /v1/meta commitSlicesWithBlocks'), 1, `the commit carries the small block: ${sent.join(', ')}`);
+    assert.equal(count('PUT /v1/blocks/:id'), 0, sent.join(', '));
+    assert.equal(count('POST /v1/meta getxattr'), 0, sent.join(', '));
     assert.equal(count('POST /v1/leases/release'), 1, sent.join(', '));
     assert.ok(sent.length <= 7, `create+write+close: ${sent.join(', ')}`);
     // The server no longer counts it as open by `a`: another client may write it now.
@@ -70,6 +72,54 @@ describe('remote round trips per small-file operation', () => {
     assert.deepEqual(await a.vfs.read(root, o.fh, 0, 8192), data);
     await a.vfs.release(root, o.fh);
     assert.ok(sent.length <= 7, `read: ${sent.join(', ')}`);
+  });
+
+  it('open for reading: one request revalidates and opens; delete: unlink + purge, no getattr', async () => {
+    const data = randomBytes(3000);
+    const { fh, attr } = await a.vfs.create(root, ROOT_INO, 'counted', 0o644, fsc.O_WRONLY | fsc.O_CREAT);
+    await a.vfs.write(root, fh, 0, data);
+    await a.vfs.release(root, fh);
+    // Another client changes it: a's open must see the new size (close-to-open) in its one request.
+    const w = await b.vfs.open(root, attr.ino, fsc.O_WRONLY);
+    await b.vfs.write(root, w.fh, 3000, Buffer.from('tail'));
+    await b.vfs.release(root, w.fh);
+    sent = [];
+    const o = await a.vfs.open(root, attr.ino, fsc.O_RDONLY);
+    assert.equal(o.attr.size, 3004);
+    assert.deepEqual(sent, ['POST /v1/open'], 'no separate getattr and lease acquire');
+    assert.equal(await openOn(attr.ino, b.clientId), true, 'the server counts the open');
+    assert.deepEqual(await a.vfs.read(root, o.fh, 0, 8192), Buffer.concat([data, Buffer.from('tail')]));
+    await a.vfs.release(root, o.fh);
+    await sleep(100); // a reader's release is not waited for
+    assert.equal(await openOn(attr.ino, b.clientId), false, 'released by the last close');
+
+    // A second open while one is held: the server already counts it, the extra open is idempotent.
+    const o1 = await a.vfs.open(root, attr.ino, fsc.O_RDONLY);
+    const o2 = await a.vfs.open(root, attr.ino, fsc.O_RDWR);
+    await a.vfs.release(root, o1.fh);
+    await assert.rejects(b.vfs.open(root, attr.ino, fsc.O_WRONLY), { code: 'EBUSY' }, 'o2 holds the write lease');
+    await a.vfs.release(root, o2.fh);
+    await sleep(100);
+    assert.equal(await openOn(attr.ino, b.clientId), false);
+
+    sent = [];
+    await a.vfs.unlink(root, ROOT_INO, 'counted');
+    const count = (what: string) => sent.filter((x) => x === what).length;
+    assert.equal(count('POST /v1/meta unlink'), 1, sent.join(', '));
+    assert.equal(count('POST /v1/meta purgeInode'), 1, sent.join(', '));
+    assert.equal(count('POST /v1/meta getattr'), 0, `parent and victim attributes come with the unlink: ${sent.join(', ')}`);
+    await assert.rejects(b.vfs.lookup(root, ROOT_INO, 'counted'), { code: 'ENOENT' });
+  });
+
+  it('an open refused after revalidation gives its server open back', async () => {
+    const user = { uid: 1000, gid: 1000, groups: [] as number[], pid: 0 };
+    const { fh, attr } = await a.vfs.create(root, ROOT_INO, 'private', 0o600, fsc.O_WRONLY | fsc.O_CREAT);
+    await a.vfs.release(root, fh);
+    await sleep(100);
+    await assert.rejects(a.vfs.open(user, attr.ino, fsc.O_RDONLY), { code: 'EACCES' });
+    assert.equal(await openOn(attr.ino, b.clientId), true, 'recorded by the open request');
+    await sleep(CREATE_GRANT_TTL_MS + 500);
+    assert.equal(await openOn(attr.ino, b.clientId), false, 'given back when no acquire claimed it');
   });
 
   it('the write lease granted with a create holds off other writers until the creator closes', async () => {

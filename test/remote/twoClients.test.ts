@@ -83,6 +83,34 @@ describe('two sessions of one user', () => {
     assert.ok(chmod.ms < 1000);
   });
 
+  it('a directory B made or listed whole answers absent names without a request, until A adds one', async () => {
+    const counted: string[] = [];
+    const c = await fx.open({ metaTtlMs: 60_000, onRequest: (r) => counted.push(`${r.method} ${r.path}`) });
+    const dir = await c.vfs.mkdir(ctx, ROOT_INO, 'fresh', 0o755);
+    counted.length = 0;
+    await rejectsWith(c.vfs.lookup(ctx, dir.ino, 'later'), 'ENOENT');
+    await rejectsWith(c.vfs.lookup(ctx, dir.ino, 'other'), 'ENOENT');
+    assert.deepEqual(counted, [], 'a directory this client just made is known empty');
+    const mine = await writeFile(c, 'top-level-mine', Buffer.from('x')); // elsewhere: does not matter
+    assert.ok(mine > 0);
+    // A adds a name in it: the event drops what C knew of the directory.
+    const fresh = await a.vfs.lookup(ctx, ROOT_INO, 'fresh');
+    const { fh, attr } = await a.vfs.create(ctx, fresh.ino, 'later', 0o644, fsc.O_WRONLY | fsc.O_CREAT);
+    await a.vfs.release(ctx, fh);
+    const seenOnC = await waitFor('name added by A visible on C', async () => c.vfs.lookup(ctx, dir.ino, 'later'));
+    assert.equal(seenOnC.value.ino, attr.ino);
+    await rejectsWith(c.vfs.lookup(ctx, dir.ino, 'other'), 'ENOENT'); // asked again: still absent
+
+    // A whole listing (one page) makes it known again.
+    const dh = await c.vfs.opendir(ctx, dir.ino);
+    await c.vfs.readdir(ctx, dh, 0, 100);
+    await c.vfs.releasedir(ctx, dh);
+    counted.length = 0;
+    await rejectsWith(c.vfs.lookup(ctx, dir.ino, 'third'), 'ENOENT');
+    assert.equal((await c.vfs.lookup(ctx, dir.ino, 'later')).ino, attr.ino);
+    assert.deepEqual(counted, [], 'answered from the listing');
+  });
+
   it('two writers: the second open for writing is EBUSY until the first closes; readers see the closed data', async () => {
     const { fh: wa, attr } = await a.vfs.create(ctx, ROOT_INO, 'shared', 0o644, fsc.O_RDWR | fsc.O_CREAT);
     await waitFor('shared on B', async () => b.vfs.lookup(ctx, ROOT_INO, 'shared'));

@@ -11,7 +11,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServerContext): vo
   app.post(ROUTES.meta, async (req, reply): Promise<MetaResponse> => {
     const s = await authenticate(ctx, req);
     const clientId = requireClientId(s);
-    const body = req.body as { op?: unknown; args?: unknown } | null;
+    const body = req.body as { op?: unknown; args?: unknown; attrs?: unknown } | null;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be {op, args}');
     let args: unknown;
     try {
@@ -20,15 +20,18 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServerContext): vo
       throw badRequest(`args: ${(err as Error).message}`);
     }
     const userId = s.user.id;
-    const { result, change } = await inSpace(ctx, s, (space) =>
+    const { result, change, attrs } = await inSpace(ctx, s, (space) =>
       callMetaOp(
         {
           meta: space.meta,
+          blocks: space.blocks,
+          gcLock: space.gcLock,
           openElsewhere: (inos) => ctx.coordinator.openElsewhere(userId, inos, clientId),
           deferPurge: (ino) => ctx.purges.add(userId, s.user.blockSize, ino),
         },
         body.op,
         args,
+        body.attrs === true,
       ),
     );
     // A created file comes with its write lease when the client asks (it opens the file next): one
@@ -41,7 +44,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServerContext): vo
       }
     }
     if (change) await ctx.coordinator.publish(userId, { origin: clientId, ...change });
-    return { result: encodeWire(result) };
+    return attrs ? { result: encodeWire(result), attrs: encodeWire(attrs) as unknown[] } : { result: encodeWire(result) };
   });
 }
 
