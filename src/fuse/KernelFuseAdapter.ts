@@ -8,16 +8,20 @@
  * finished INIT; `unmounted` resolves when the kernel ends the connection (unmount() or an
  * external `fusermount3 -u`), so a daemon can exit by itself. The VFS stays the caller's to shut down.
  */
+import { constants } from 'node:fs';
 import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFREG } from '../meta/MetaStore.js';
 import type { CacheInvalidator } from '../vfs/OpenLeases.js';
+import { O_ACCMODE } from '../vfs/handles.js';
 import type { Ctx, InodeAttr, SetAttr, VfsApi } from '../vfs/types.js';
 import { Op, SEEK_DATA, SEEK_HOLE } from './kernel/abi.js';
 import { CallerGroups } from './kernel/callerGroups.js';
 import { FuseSession } from './kernel/FuseSession.js';
 import { mountFuse, unmountFuse } from './kernel/mount.js';
 import type { FuseOps, FuseRequest, Opened, SetattrIn } from './kernel/ops.js';
+import { ReadStore, type StorePlan } from './kernel/readStore.js';
 import type { MountOptions } from './mountOptions.js';
+import { fuseStatsEnabled, OpStats } from './opStats.js';
 
 export interface KernelFuseAdapterOptions {
   vfs: VfsApi;
@@ -42,6 +46,13 @@ export class KernelFuseAdapter implements CacheInvalidator {
    * as one kernel lookup (nlookup), exactly as for a real lookup.
    */
   private readonly pageAttrs = new WeakMap<FuseRequest, Map<string, InodeAttr>>();
+  /** -o read_store: page-cache stores after READs (null when off or before mount). */
+  private readStore: ReadStore | null = null;
+  /** READs that read their whole window: what to store once the reply is out. */
+  private readonly windowReads = new WeakMap<FuseRequest, { plan: StorePlan; data: Buffer }>();
+  /** Open handles that may change their file (writable or O_TRUNC), and direct-I/O handles: fh -> ino. */
+  private readonly writableHandles = new Map<number, number>();
+  private readonly directIoHandles = new Set<number>();
   private session: FuseSession | null = null;
   private gone = false;
   private resolveUnmounted!: () => void;
@@ -63,10 +74,16 @@ export class KernelFuseAdapter implements CacheInvalidator {
     const fd = mountFuse(this.mountpoint, {
       fsname: o.fsname, subtype: 'mosaicfs', allowOther: o.allowOther, defaultPermissions: o.defaultPermissions, readonly: o.readonly,
     });
+    const stats = fuseStatsEnabled() ? new OpStats() : undefined;
     const session = new FuseSession(fd, this.operations(), {
-      entryTimeout: o.entryTimeout, attrTimeout: o.attrTimeout, negativeTimeout: o.negativeTimeout, onWrite: this.onWrite,
+      entryTimeout: o.entryTimeout, attrTimeout: o.attrTimeout, negativeTimeout: o.negativeTimeout, onWrite: this.onWrite, stats,
     });
     this.session = session;
+    stats?.printAtExit(() => {
+      const n = session.notifications;
+      return [`  notifications sent ${n.sent}, ignored ${n.ignored}; page-cache stores written ${n.stored}, dropped ${n.storesDropped}`];
+    });
+    if (o.readStore) this.readStore = new ReadStore(session.notifications);
     void session.closed.then(() => {
       this.gone = true;
       this.resolveUnmounted();
@@ -91,12 +108,19 @@ export class KernelFuseAdapter implements CacheInvalidator {
   /** CacheInvalidator: the kernel forgets the attributes and cached pages of `ino` (queued, never blocks). */
   inode(ino: number): void {
     this.cacheKeys.delete(ino);
+    this.readStore?.bump(ino);
     if (!this.gone) this.session?.invalidateInode(ino);
   }
 
   /** CacheInvalidator: the kernel forgets its lookup of `name` in `parent` (queued, never blocks). */
   entry(parent: number, name: string): void {
     if (!this.gone) this.session?.invalidateEntry(parent, name);
+  }
+
+  /** Page-cache stores (-o read_store) written to the kernel, and dropped (stale or queue full). */
+  get pageStores(): { stored: number; dropped: number } {
+    const n = this.session?.notifications;
+    return { stored: n?.stored ?? 0, dropped: n?.storesDropped ?? 0 };
   }
 
   /** Resolves once every queued invalidation has reached the kernel (tests). */
@@ -116,12 +140,17 @@ export class KernelFuseAdapter implements CacheInvalidator {
         const fromPage = parent === req.nodeid ? this.pageAttrs.get(req)?.get(name) : undefined;
         return fromPage ? Promise.resolve(fromPage) : vfs.lookup(ctx(req), parent, name);
       },
-      forget: (ino) => { this.cacheKeys.delete(ino); },
+      forget: (ino) => {
+        this.cacheKeys.delete(ino);
+        this.readStore?.forget(ino);
+      },
       getattr: (req, ino) => vfs.getattr(ctx(req), ino),
       setattr: (req, ino, set) => {
         const c = ctx(req);
         const s = toSetAttr(set);
-        return Object.keys(s).length === 0 ? vfs.getattr(c, ino) : vfs.setattr(c, ino, s, set.fh);
+        if (Object.keys(s).length === 0) return vfs.getattr(c, ino);
+        if (s.size !== undefined && this.readStore) return this.readStore.changing(ino).then(() => vfs.setattr(c, ino, s, set.fh));
+        return vfs.setattr(c, ino, s, set.fh);
       },
       readlink: (req, ino) => vfs.readlink(ctx(req), ino),
       symlink: (req, parent, name, target) => vfs.symlink(ctx(req), parent, name, target),
@@ -132,27 +161,81 @@ export class KernelFuseAdapter implements CacheInvalidator {
       rename: (req, parent, name, newParent, newName, flags) => vfs.rename(ctx(req), parent, name, newParent, newName, flags),
       link: (req, ino, newParent, newName) => vfs.link(ctx(req), ino, newParent, newName),
       open: async (req, ino, flags) => {
-        const r = await vfs.open(ctx(req), ino, flags);
+        const changes = mayChange(flags);
+        if (changes) await this.readStore?.openingWritable(ino);
+        let r: Awaited<ReturnType<VfsApi['open']>>;
+        try {
+          r = await vfs.open(ctx(req), ino, flags);
+        } catch (err) {
+          if (changes) this.readStore?.releasedWritable(ino);
+          throw err;
+        }
+        if (changes) this.writableHandles.set(r.fh, ino);
         // A VFS wrapper may serve generated files (src/vfs/ControlFolder.ts) that must bypass the page cache.
-        if ((r as { directIo?: boolean }).directIo) return { fh: r.fh, directIo: true };
-        return { fh: r.fh, keepCache: this.keepCache(r.attr) };
+        if ((r as { directIo?: boolean }).directIo) {
+          this.directIoHandles.add(r.fh);
+          return { fh: r.fh, directIo: true };
+        }
+        // A handle that cannot change the file has nothing to flush at close: FLUSH would only
+        // commit other handles' buffered writes, which their own close does (locks are the kernel's).
+        return { fh: r.fh, keepCache: this.keepCache(r.attr), noFlush: !changes };
       },
       create: async (req, parent, name, mode, flags) => {
         const r = await vfs.create(ctx(req), parent, name, S_IFREG | (mode & 0o7777), flags);
+        // A new inode: nothing of it can be in flight, so no wait; the handle blocks stores until released.
+        if (this.readStore && mayChange(flags)) {
+          void this.readStore.openingWritable(r.attr.ino);
+          this.writableHandles.set(r.fh, r.attr.ino);
+        }
         return { fh: r.fh, attr: r.attr };
       },
-      read: (req, _ino, fh, offset, size) => vfs.read(ctx(req), fh, offset, size),
+      read: async (req, ino, fh, offset, size) => {
+        const plan = this.directIoHandles.has(fh) ? null : this.readStore?.plan(ino, offset, size);
+        if (!plan) return vfs.read(ctx(req), fh, offset, size);
+        // A failure outside the asked range (e.g. a bad segment) must not fail this READ: read plainly then.
+        const window = await vfs.read(ctx(req), fh, plan.start, plan.length).catch(() => null);
+        if (!window) return vfs.read(ctx(req), fh, offset, size);
+        const from = offset - plan.start;
+        // Nothing at `offset`: end of file, or a bad segment before it (the plain read may then be
+        // EIO, not empty); the plain read answers both exactly as without stores. A window that
+        // ends inside the asked range (end of file, or a bad segment: a short read) is answered
+        // short, as the plain read would be.
+        if (window.length <= from) return vfs.read(ctx(req), fh, offset, size);
+        const reply = window.subarray(from, from + size);
+        if (from > 0 || window.length > from + size) this.windowReads.set(req, { plan, data: window });
+        return reply;
+      },
+      readReplied: (req, ino) => {
+        const w = this.windowReads.get(req);
+        if (w) this.readStore?.replied(ino, w.plan, w.data);
+      },
       // The data layer copies what it buffers before write() resolves (src/data/extents.ts), and
       // the session keeps the request buffer out of reuse until then.
-      write: (req, _ino, fh, offset, data) => vfs.write(ctx(req), fh, offset, data),
+      write: (req, ino, fh, offset, data) => {
+        this.readStore?.bump(ino);
+        return vfs.write(ctx(req), fh, offset, data);
+      },
       flush: (req, _ino, fh) => vfs.flush(ctx(req), fh),
       release: async (req, ino, fh) => {
         const c = ctx(req);
-        await vfs.release(c, fh);
+        this.directIoHandles.delete(fh);
+        try {
+          await vfs.release(c, fh);
+        } finally {
+          const writable = this.writableHandles.get(fh);
+          if (writable !== undefined) {
+            this.writableHandles.delete(fh);
+            this.readStore?.bump(writable);
+            this.readStore?.releasedWritable(writable);
+          }
+        }
         if (this.options.autoCache) await this.rememberCacheKey(c, ino);
       },
       fsync: (req, _ino, fh, datasync) => vfs.fsync(ctx(req), fh, datasync),
-      fallocate: (req, _ino, fh, offset, length, mode) => vfs.fallocate(ctx(req), fh, mode, offset, length),
+      fallocate: (req, ino, fh, offset, length, mode) => {
+        this.readStore?.bump(ino);
+        return vfs.fallocate(ctx(req), fh, mode, offset, length);
+      },
       lseek: async (req, ino, _fh, offset, whence) => {
         // No holes are tracked per file: data everywhere up to the size, one hole at the end.
         if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FsError('EINVAL', `lseek whence ${whence}`);
@@ -195,6 +278,11 @@ export class KernelFuseAdapter implements CacheInvalidator {
       this.cacheKeys.delete(ino); // unlinked and purged: nothing to keep
     }
   }
+}
+
+/** Open flags that let a handle change the file: a writable access mode, or O_TRUNC. */
+function mayChange(flags: number): boolean {
+  return (flags & O_ACCMODE) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0;
 }
 
 function cacheKey(a: InodeAttr): string {

@@ -22,6 +22,9 @@
  * - negative_timeout=0: a name that was just created is never reported missing from a stale cache.
  * - auto_cache ON: the page cache survives close/open while size and mtime are unchanged (warm
  *   re-reads ~5x faster); `kernel_cache` keeps it unconditionally, `no_auto_cache` turns it off.
+ * - read_store ON (kernel binding only): after a READ, the rest of its 64 KiB segment goes into the
+ *   kernel's page cache (FUSE_NOTIFY_STORE, src/fuse/kernel/readStore.ts), so random reads near an
+ *   earlier miss are page-cache hits; `no_read_store` turns it off.
  */
 export type FuseBinding = 'fuse-native' | 'kernel';
 
@@ -43,6 +46,8 @@ export interface MountOptions {
   writeBuffer: number;
   /** Disk cache of sealed blocks, bytes; 0 = off; undefined = off unless a cache folder is given. */
   diskCacheSize?: number;
+  /** Push the rest of a read's segment into the kernel page cache (kernel binding). */
+  readStore: boolean;
 }
 
 export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
@@ -59,6 +64,7 @@ export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
   fsname: 'mosaicfs',
   cacheSize: 64 * 1024 * 1024,
   writeBuffer: 64 * 1024 * 1024,
+  readStore: true,
 });
 
 /** libfuse2's path API gives each name of a hard link its own kernel inode: no attribute cache (see above). */
@@ -107,6 +113,8 @@ const SETTERS: Record<string, Setter> = {
   auto_cache: flag((o) => { o.autoCache = true; }),
   no_auto_cache: flag((o) => { o.autoCache = false; }),
   nonempty: flag((o) => { o.nonempty = true; }),
+  read_store: flag((o) => { o.readStore = true; }),
+  no_read_store: flag((o) => { o.readStore = false; }),
   fsname: (o, value, name) => {
     const v = required(value, name);
     if (/[\s,]/.test(v)) throw new MountOptionError('mount option fsname must not contain spaces or commas');
@@ -158,6 +166,7 @@ export function formatMountOptions(o: MountOptions): string {
     `cache_size=${o.cacheSize}`,
     `write_buffer=${o.writeBuffer}`,
     o.diskCacheSize !== undefined && `disk_cache_size=${o.diskCacheSize}`,
+    !o.readStore && 'no_read_store',
   ];
   return parts.filter((p): p is string => typeof p === 'string').join(',');
 }

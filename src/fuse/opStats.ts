@@ -1,7 +1,9 @@
 /**
- * Debug counters for FUSE operations: MOSAICFS_FUSE_STATS=1 wraps every operation to count calls
- * and time them (call -> callback), and prints a table to stderr when the process exits. The time
- * is ours only: the binding's round trip to the kernel thread is not included.
+ * Debug counters for FUSE operations: MOSAICFS_FUSE_STATS=1 counts and times every operation and
+ * prints a table to stderr when the process exits. fuse-native: each operation is wrapped (call ->
+ * callback; the binding's round trip to the kernel thread is not included). Kernel binding
+ * (FuseSession): every request by opcode, from its decoding to its reply; requests without a reply
+ * (FORGET, INTERRUPT) count with time 0.
  * Off by default: the wrapper costs a closure and a clock read per request.
  */
 type AnyOp = (...args: unknown[]) => void;
@@ -22,27 +24,45 @@ export interface CountedOperations<T> {
   report(): string;
 }
 
+/** Calls and time per operation name; the table is the same for both bindings. */
+export class OpStats {
+  private readonly stats = new Map<string, OpStat>();
+
+  record(name: string, ns: bigint): void {
+    let s = this.stats.get(name);
+    if (!s) this.stats.set(name, (s = { calls: 0, totalNs: 0n, maxNs: 0n }));
+    s.calls++;
+    s.totalNs += ns;
+    if (ns > s.maxNs) s.maxNs = ns;
+  }
+
+  /** The table of calls, mean/max latency and total time per operation (busiest first). */
+  report(): string {
+    return formatOpStats(this.stats);
+  }
+
+  /** Print the table (and `more()`'s lines) to stderr when the process exits. */
+  printAtExit(more?: () => string[]): void {
+    process.once('exit', () => process.stderr.write(this.report() + (more?.().map((l) => `${l}\n`).join('') ?? '')));
+  }
+}
+
 /** The same operations, each counted and timed (call -> callback). */
 export function withOpStats<T extends object>(ops: T): CountedOperations<T> {
-  const stats = new Map<string, OpStat>();
+  const stats = new OpStats();
   const wrapped: Record<string, AnyOp> = {};
   for (const [name, fn] of Object.entries(ops) as [string, AnyOp][]) {
-    const s: OpStat = { calls: 0, totalNs: 0n, maxNs: 0n };
-    stats.set(name, s);
     wrapped[name] = (...args: unknown[]) => {
       const cb = args[args.length - 1] as AnyOp;
       const start = process.hrtime.bigint();
-      s.calls++;
       args[args.length - 1] = (...res: unknown[]) => {
-        const ns = process.hrtime.bigint() - start;
-        s.totalNs += ns;
-        if (ns > s.maxNs) s.maxNs = ns;
+        stats.record(name, process.hrtime.bigint() - start);
         cb(...res);
       };
       fn(...args);
     };
   }
-  return { ops: wrapped as T, report: () => formatOpStats(stats) };
+  return { ops: wrapped as T, report: () => stats.report() };
 }
 
 /** Count and time every operation, printing the table to stderr when the process exits. */

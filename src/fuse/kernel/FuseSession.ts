@@ -16,9 +16,10 @@
 import { constants } from 'node:os';
 import { isFsError, toErrno } from '../../errors.js';
 import { log } from '../../util/log.js';
+import type { OpStats } from '../opStats.js';
 import type { InodeAttr } from '../../vfs/types.js';
 import {
-  Fattr, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FUSE_FSYNC_FDATASYNC, FUSE_GETATTR_FH, FUSE_KERNEL_MINOR_VERSION,
+  Fattr, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, FUSE_FSYNC_FDATASYNC, FUSE_GETATTR_FH, FUSE_KERNEL_MINOR_VERSION,
   FUSE_KERNEL_VERSION, FUSE_ROOT_ID, InitFlag, MAX_PAGES, MAX_WRITE, Op, Size,
 } from './abi.js';
 import { FuseChannel, type HeldBuffer } from './channel.js';
@@ -44,7 +45,11 @@ export interface SessionOptions {
   readdirplus?: boolean;
   /** Called with the size of every WRITE request (for tests and statistics). */
   onWrite?: (size: number) => void;
+  /** Count and time every request by opcode (MOSAICFS_FUSE_STATS=1). */
+  stats?: OpStats;
 }
+
+const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
 
 type Payload = Buffer | Buffer[] | null;
 
@@ -54,6 +59,8 @@ export class FuseSession {
   private readonly timeouts: Timeouts;
   private readonly blksize: number;
   private readonly trace = log.isLevelEnabled('trace');
+  /** With stats: when each request still waiting for its reply was decoded, and its opcode. */
+  private readonly started = new Map<bigint, { opcode: number; t: bigint }>();
   private initDone!: () => void;
   private initFailed!: (err: Error) => void;
   /** Resolves once INIT has been answered (the mount is usable). */
@@ -115,6 +122,7 @@ export class FuseSession {
     const req: FuseRequest = { unique: h.unique, opcode: h.opcode, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid };
     const r = new ArgReader(buf, Size.IN_HEADER, Math.min(len, h.len));
     if (this.trace) log.trace({ opcode: h.opcode, unique: String(h.unique), nodeid: h.nodeid, len: h.len }, 'FUSE request');
+    if (this.opts.stats) this.started.set(h.unique, { opcode: h.opcode, t: process.hrtime.bigint() });
     try {
       this.dispatch(req, r, hold);
     } catch (err) {
@@ -127,14 +135,19 @@ export class FuseSession {
     const ino = req.nodeid;
     switch (req.opcode) {
       case Op.INIT: return this.init(req, r);
-      case Op.FORGET: return this.forget(ino, r.u64());
+      case Op.FORGET:
+        this.replied(req.unique);
+        return this.forget(ino, r.u64());
       case Op.BATCH_FORGET: {
+        this.replied(req.unique);
         const count = r.u32();
         r.skip(4);
         for (let i = 0; i < count; i++) this.forget(r.u64(), r.u64());
         return;
       }
-      case Op.INTERRUPT: return; // requests finish quickly or not at all; the kernel waits for the reply
+      case Op.INTERRUPT: // requests finish quickly or not at all; the kernel waits for the reply
+        this.replied(req.unique);
+        return;
       case Op.DESTROY: return this.call(req, ops.destroy ? () => ops.destroy!() : async () => {}, () => null);
       case Op.LOOKUP: {
         const name = r.cstring();
@@ -212,7 +225,8 @@ export class FuseSession {
         const fh = r.u64();
         const offset = r.u64();
         const size = r.u32();
-        return this.call(req, ops.read && (() => ops.read!(req, ino, fh, offset, size)), (d) => (d.length > size ? d.subarray(0, size) : d));
+        const replied = ops.readReplied && ((d: Buffer) => ops.readReplied!(req, ino, fh, offset, size, d.length > size ? d.subarray(0, size) : d));
+        return this.call(req, ops.read && (() => ops.read!(req, ino, fh, offset, size)), (d) => (d.length > size ? d.subarray(0, size) : d), undefined, undefined, replied);
       }
       case Op.WRITE: {
         const fh = r.u64();
@@ -382,7 +396,8 @@ export class FuseSession {
   /**
    * Run one operation and reply with its encoded result or its errno. `undone` is called when the
    * kernel no longer waits for the reply (interrupted), to take back lookup counts. `rescue` may
-   * turn an error into a successful payload (negative lookups).
+   * turn an error into a successful payload (negative lookups). `replied` runs after a successful
+   * reply reached the kernel.
    */
   private call<T>(
     req: FuseRequest,
@@ -390,6 +405,7 @@ export class FuseSession {
     encode: (value: T) => Payload,
     undone?: (value: T) => void,
     rescue?: (err: unknown) => Payload,
+    replied?: (value: T) => void,
   ): void {
     if (!work) return this.error(req, E.ENOSYS);
     let p: Promise<T>;
@@ -405,7 +421,8 @@ export class FuseSession {
       } catch (err) {
         return this.fail(req, err);
       }
-      if (!this.send(req.unique, payload) && undone) undone(value);
+      if (this.send(req.unique, payload)) replied?.(value);
+      else if (undone) undone(value);
     }, (err) => {
       const saved = rescue?.(err);
       if (saved) this.send(req.unique, saved);
@@ -423,6 +440,7 @@ export class FuseSession {
 
   private error(req: FuseRequest, errno: number): void {
     if (this.trace) log.trace({ unique: String(req.unique), errno }, 'FUSE error reply');
+    this.replied(req.unique, errno);
     this.channel.reply([encodeOutHeader(Size.OUT_HEADER, -errno, req.unique)]);
   }
 
@@ -431,7 +449,17 @@ export class FuseSession {
     let len = Size.OUT_HEADER;
     for (const p of parts) len += p.length;
     if (this.trace) log.trace({ unique: String(unique), len }, 'FUSE reply');
+    this.replied(unique);
     return this.channel.reply([encodeOutHeader(len, 0, unique), ...parts]);
+  }
+
+  /** Stats: the request `unique` is answered (errno: as an error, counted apart from successes). */
+  private replied(unique: bigint, errno = 0): void {
+    const s = this.started.get(unique);
+    if (!s || !this.opts.stats) return;
+    this.started.delete(unique);
+    const name = OP_NAMES.get(s.opcode) ?? `op${s.opcode}`;
+    this.opts.stats.record(errno ? `${name}(-${errnoName(errno)})` : name, process.hrtime.bigint() - s.t);
   }
 
   private countLookup(ino: number): void {
@@ -451,12 +479,18 @@ export class FuseSession {
   }
 }
 
+const ERRNO_NAMES = new Map<number, string>(Object.entries(E).map(([name, n]) => [n, name]));
+
+function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? String(errno);
+}
+
 function isDots(name: string): boolean {
   return name === '.' || name === '..';
 }
 
 function openFlags(o: Opened): number {
-  return (o.keepCache ? FOPEN_KEEP_CACHE : 0) | (o.directIo ? FOPEN_DIRECT_IO : 0);
+  return (o.keepCache ? FOPEN_KEEP_CACHE : 0) | (o.directIo ? FOPEN_DIRECT_IO : 0) | (o.noFlush ? FOPEN_NOFLUSH : 0);
 }
 
 /** fuse_setattr_in (88 bytes) -> only the fields marked valid. */

@@ -46,6 +46,8 @@ export const Fattr = {
 /** fuse_open_out.open_flags. */
 export const FOPEN_DIRECT_IO = 1 << 0;
 export const FOPEN_KEEP_CACHE = 1 << 1;
+/** No FLUSH when this handle is closed (protocol 7.35; older kernels ignore it). */
+export const FOPEN_NOFLUSH = 1 << 5;
 
 export const FUSE_GETATTR_FH = 1 << 0;
 export const FUSE_FSYNC_FDATASYNC = 1 << 0;
@@ -81,10 +83,15 @@ export const REQUEST_BUFFER_SIZE = MAX_WRITE + 4096;
 export const Notify = {
   INVAL_INODE: 2,
   INVAL_ENTRY: 3,
+  STORE: 4,
 } as const;
 
-/** fuse_notify_inval_inode_out (ino, off, len) and fuse_notify_inval_entry_out (parent, namelen, flags). */
+/**
+ * fuse_notify_inval_inode_out (ino, off, len), fuse_notify_inval_entry_out (parent, namelen, flags)
+ * and fuse_notify_store_out (nodeid, offset, size, padding; the data follows).
+ */
 export const NotifySize = {
   INVAL_INODE_OUT: 24,
   INVAL_ENTRY_OUT: 16,
+  STORE_OUT: 24,
 } as const;

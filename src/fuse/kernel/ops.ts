@@ -33,6 +33,8 @@ export interface Opened {
   /** Keep the kernel's page cache of this file (FOPEN_KEEP_CACHE). */
   keepCache?: boolean;
   directIo?: boolean;
+  /** The kernel sends no FLUSH when this handle is closed (FOPEN_NOFLUSH). */
+  noFlush?: boolean;
 }
 
 export interface Created extends Opened {
@@ -56,6 +58,8 @@ export interface FuseOps {
   open?(req: FuseRequest, ino: number, flags: number): Promise<Opened>;
   create?(req: FuseRequest, parent: number, name: string, mode: number, flags: number): Promise<Created>;
   read?(req: FuseRequest, ino: number, fh: number, offset: number, size: number): Promise<Buffer>;
+  /** Called once the reply to a READ (`data`, at most `size` bytes) has reached the kernel. */
+  readReplied?(req: FuseRequest, ino: number, fh: number, offset: number, size: number, data: Buffer): void;
   /** `data` views the request buffer: it is reused once the promise settles, so copy what you keep. */
   write?(req: FuseRequest, ino: number, fh: number, offset: number, data: Buffer): Promise<number>;
   flush?(req: FuseRequest, ino: number, fh: number): Promise<void>;
