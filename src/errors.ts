@@ -7,11 +7,26 @@ export type ErrnoCode =
   | 'ENOTEMPTY' | 'ELOOP' | 'ENODATA' | 'ERANGE' | 'ENOSYS' | 'ENOTSUP' | 'EOPNOTSUPP'
   | 'EAGAIN' | 'EBUSY' | 'ETIMEDOUT' | 'E2BIG' | 'ENXIO' | 'EOVERFLOW' | 'ENOTCONN';
 
-/** A file system error that maps to one errno. Every layer throws these (or the typed subclasses below). */
+/** MOSAICFS_DEBUG=1 (the CLI then prints stacks): every FsError keeps its stack trace. */
+const STACKS_FOR_ALL = process.env.MOSAICFS_DEBUG === '1';
+
+/**
+ * A file system error that maps to one errno. Every layer throws these (or the typed subclasses below).
+ * Most are answers, not faults (ENOENT from a lookup, EEXIST, ENOTEMPTY...): a plain FsError with
+ * any code but EIO is built without a stack trace, which would cost more than the operation that
+ * throws it. EIO and the subclasses (IntegrityError, ...) keep theirs: those are worth debugging
+ * (all of them do with MOSAICFS_DEBUG=1).
+ */
 export class FsError extends Error {
   readonly code: ErrnoCode;
   constructor(code: ErrnoCode, message?: string) {
-    super(message ? `${code}: ${message}` : code);
+    const limit = Error.stackTraceLimit;
+    if (!STACKS_FOR_ALL && new.target === FsError && code !== 'EIO') Error.stackTraceLimit = 0;
+    try {
+      super(message ? `${code}: ${message}` : code);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'FsError';
     this.code = code;
   }

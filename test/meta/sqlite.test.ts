@@ -150,6 +150,7 @@ describe('SqliteMetaStore specifics', () => {
       const N = 100_000;
       // Populate through a second connection in one transaction (100,000 create() calls would take
       // minutes on a loaded machine); check() below proves the rows are what create() would write.
+      await store.sync(); // commit the open group: the second connection needs the write lock
       const raw = new Database(file);
       raw.transaction(() => {
         const ins = raw.prepare(`INSERT INTO inodes (mode, uid, gid, size, nlink, rdev, atime_s, atime_ns,
@@ -202,6 +203,7 @@ describe('SqliteMetaStore specifics', () => {
         [{ id: ID('b'), size: 4, storedSize: 32 }], 4, T);
       assert.deepEqual(await store.check(), []);
 
+      await store.sync(); // commit the open group: the second connection needs the write lock
       const raw = new Database(file);
       raw.prepare('UPDATE inodes SET nlink = 5 WHERE ino = ?').run(f.ino);
       raw.prepare('DELETE FROM closure WHERE ancestor = ? AND descendant = ?').run(ROOT_INO, b.ino);

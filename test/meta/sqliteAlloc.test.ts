@@ -38,6 +38,7 @@ describe('SqliteMetaStore alloc column', () => {
     try {
       assert.equal((await store.getattr(ino)).allocated, 10);
       assert.deepEqual(await store.check(), []);
+      await store.sync(); // commit the open group: the second connection needs the write lock
       const raw = new Database(file);
       raw.prepare('UPDATE inodes SET alloc = 7 WHERE ino = ?').run(ino);
       raw.close();

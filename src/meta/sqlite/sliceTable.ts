@@ -28,11 +28,14 @@ export class SliceTable {
     for (const b of blocks) this.s.insertBlock.run(b.id, b.size, b.storedSize, stamp);
   }
 
-  /** Append slices after the existing ones of a chunk. Returns the change of the inode's alloc. */
-  append(ino: number, w: ChunkWrite): number {
+  /**
+   * Append slices after the existing ones of a chunk. Returns the change of the inode's alloc, which
+   * the CALLER must add to the inode's alloc column (commitSlices does so with its size update).
+   */
+  appendLeavingAlloc(ino: number, w: ChunkWrite): number {
     let seq = (this.s.nextSeq.get(ino, w.chunk) as { seq: number }).seq;
     for (const sl of w.slices) this.insert(ino, w.chunk, seq++, sl);
-    return this.addAlloc(ino, sumLen(w.slices));
+    return sumLen(w.slices);
   }
 
   countChunk(ino: number, chunk: number): number {
@@ -55,21 +58,33 @@ export class SliceTable {
    * Returns the change of the inode's alloc (<= 0).
    */
   cutFrom(ino: number, offset: number): number {
+    return this.addAlloc(ino, -this.cutFromLeavingAlloc(ino, offset));
+  }
+
+  /** Delete every slice of an inode that is about to be deleted (its alloc is not worth updating). */
+  dropAll(ino: number): void {
+    this.cutFromLeavingAlloc(ino, 0);
+  }
+
+  /** cutFrom() without the alloc update; returns the bytes freed. */
+  private cutFromLeavingAlloc(ino: number, offset: number): number {
     const chunk = Math.floor(offset / this.chunkSize);
     const within = offset - chunk * this.chunkSize;
     const firstWhole = within === 0 ? chunk : chunk + 1;
     const stamp = Date.now();
     let freed = 0;
-    const whole = this.s.blocksFromChunk.all(ino, firstWhole) as BlockUse[];
+    const whole = this.s.slicesFromChunk.all(ino, firstWhole) as Array<[blockId: string, len: number]>;
     if (whole.length > 0) {
       this.s.deleteFromChunk.run(ino, firstWhole);
-      for (const r of whole) {
-        this.s.dropRefs.run({ id: r.block_id, n: r.n, stamp });
-        freed += r.bytes;
+      const refs = new Map<string, number>();
+      for (const [id, len] of whole) {
+        refs.set(id, (refs.get(id) ?? 0) + 1);
+        freed += len;
       }
+      for (const [id, n] of refs) this.s.dropRefs.run({ id, n, stamp });
     }
     if (within > 0) freed += this.cutChunkAt(ino, chunk, within, stamp);
-    return this.addAlloc(ino, -freed);
+    return freed;
   }
 
   /** Delete or trim the slices of one chunk past offset `within` in it; returns the bytes they lose. */

@@ -15,6 +15,8 @@ export function prepareStatements(db: Database.Database) {
     /** Raw: read through inodeRow() (rows.ts). */
     getInode: p(`SELECT ${inodeColumns('')} FROM inodes WHERE ino = ?`).raw(true),
     getMode: p('SELECT mode FROM inodes WHERE ino = ?').pluck(),
+    /** Raw [mode, nlink]: what namespace checks need of a parent or a purged inode. */
+    getModeNlink: p('SELECT mode, nlink FROM inodes WHERE ino = ?').raw(true),
     insertInode: p(`INSERT INTO inodes (ino, mode, uid, gid, size, nlink, rdev,
         atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, crtime_s, crtime_ns)
       VALUES (@ino, @mode, @uid, @gid, @size, @nlink, @rdev,
@@ -31,12 +33,20 @@ export function prepareStatements(db: Database.Database) {
     setCtime: p('UPDATE inodes SET ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
     setSizeTimes: p(`UPDATE inodes SET size = @size, mtime_s = @s, mtime_ns = @ns, ctime_s = @s, ctime_ns = @ns
       WHERE ino = @ino`),
+    /** A write's commit: size, alloc delta and times in one statement. */
+    setSizeAllocTimes: p(`UPDATE inodes SET size = @size, alloc = alloc + @alloc,
+        mtime_s = @s, mtime_ns = @ns, ctime_s = @s, ctime_ns = @ns
+      WHERE ino = @ino`),
     deleteInode: p('DELETE FROM inodes WHERE ino = ?'),
     orphans: p('SELECT ino FROM inodes WHERE nlink = 0 ORDER BY ino'),
 
     // entries
     /** Raw: read through inodeRow() (rows.ts). */
     lookup: p(`SELECT ${inodeColumns('i.')} FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?`).raw(true),
+    entryExists: p('SELECT 1 FROM entries WHERE parent = ? AND name = ?').pluck(),
+    /** Raw [ino, mode, nlink] of a named child: what unlink needs, without the whole row. */
+    lookupBrief: p(`SELECT i.ino, i.mode, i.nlink FROM entries e JOIN inodes i ON i.ino = e.ino
+      WHERE e.parent = ? AND e.name = ?`).raw(true),
     insertEntry: p('INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)'),
     deleteEntry: p('DELETE FROM entries WHERE parent = ? AND name = ?'),
     moveEntry: p('UPDATE entries SET parent = ?, name = ? WHERE parent = ? AND name = ?'),
@@ -88,7 +98,8 @@ export function prepareStatements(db: Database.Database) {
     countChunk: p('SELECT count(*) AS n FROM slices WHERE ino = ? AND chunk = ?'),
     chunkBlocks: p('SELECT block_id, count(*) AS n, sum(len) AS bytes FROM slices WHERE ino = ? AND chunk = ? GROUP BY block_id'),
     deleteChunk: p('DELETE FROM slices WHERE ino = ? AND chunk = ?'),
-    blocksFromChunk: p('SELECT block_id, count(*) AS n, sum(len) AS bytes FROM slices WHERE ino = ? AND chunk >= ? GROUP BY block_id'),
+    /** Raw [block_id, len] of every slice from a chunk on (grouped by block in JS: no sorter for the usual 1-2 rows). */
+    slicesFromChunk: p('SELECT block_id, len FROM slices WHERE ino = ? AND chunk >= ?').raw(true),
     deleteFromChunk: p('DELETE FROM slices WHERE ino = ? AND chunk >= ?'),
     /** Slices of one chunk that reach past a given offset inside it. */
     slicesCrossing: p(`SELECT seq, chunk_off, len, block_id FROM slices
