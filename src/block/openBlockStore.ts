@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { StoreConfig } from '../volume/config.js';
 import type { BlockStore } from './BlockStore.js';
-import { LocalBlockStore } from './local/LocalBlockStore.js';
+import { DEFAULT_SMALL_BLOCK_MAX_BYTES, LocalBlockStore } from './local/LocalBlockStore.js';
 
 export interface StoreContext {
   /** Folder of the volume (or the server's data folder): relative paths in the config are relative to it. */
@@ -22,7 +22,8 @@ export async function openBlockStore(cfg: StoreConfig, ctx: StoreContext): Promi
   switch (cfg.type) {
     case 'local': {
       const dir = path.resolve(ctx.volumeDir, cfg.path);
-      return LocalBlockStore.open(ctx.namespace ? path.join(dir, ctx.namespace) : dir);
+      // Small blocks as rows of blocks/small.db: no file per small file (src/block/local/SmallBlockDb.ts).
+      return LocalBlockStore.open(ctx.namespace ? path.join(dir, ctx.namespace) : dir, { smallBlockMaxBytes: DEFAULT_SMALL_BLOCK_MAX_BYTES });
     }
     case 's3': {
       const { S3BlockStore } = await import('./s3/S3BlockStore.js');

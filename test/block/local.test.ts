@@ -25,6 +25,19 @@ blockStoreContract('LocalBlockStore', async () => {
   };
 });
 
+blockStoreContract('LocalBlockStore with small blocks in small.db', async () => {
+  const dir = await tempDir();
+  // 64 KiB: the contract's 10 MiB block is a file, its small ones are rows.
+  const store = await LocalBlockStore.open(path.join(dir, 'blocks'), { smallBlockMaxBytes: 64 * 1024 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 /** A pid that certainly belongs to no running process: one that just exited. */
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { LocalBlockStore } from '../../src/block/local/LocalBlockStore.js';
 import { suiteCleanups } from '../helpers/hooks.js';
 import { cli, json, newVolume, type TestVolume } from './fixture.js';
 
@@ -22,10 +23,16 @@ interface Gc {
   leaked: { deleted: number; kept: number };
 }
 
-/** Block files actually present under VOL/blocks. */
-async function storedBlockFiles(vol: string): Promise<string[]> {
-  const entries = await readdir(path.join(vol, 'blocks'), { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name)).map((e) => path.join(e.parentPath, e.name));
+/** Ids of the blocks actually stored under VOL/blocks (files and rows of blocks/small.db), read by the store itself. */
+async function storedBlocks(vol: string): Promise<string[]> {
+  const store = await LocalBlockStore.open(path.join(vol, 'blocks'));
+  try {
+    const ids: string[] = [];
+    for await (const b of store.list()) ids.push(b.id);
+    return ids;
+  } finally {
+    await store.close();
+  }
 }
 
 describe('df and gc', () => {
@@ -52,7 +59,7 @@ describe('df and gc', () => {
     assert.ok(Math.abs(df.dedupRatio - 2) < 0.01, `dedup ratio ${df.dedupRatio}`);
     assert.ok(df.storedBytes > SIZE && df.storedBytes < SIZE * 1.01, `stored ${df.storedBytes}: the data once, plus under 1% of sealing overhead`);
     assert.equal(df.files, empty.files + 2);
-    assert.equal((await storedBlockFiles(v.vol)).length, 4);
+    assert.equal((await storedBlocks(v.vol)).length, 4);
 
     const human = (await cli(0, ['df', v.vol])).stdout;
     assert.match(human, /dedup ratio: +2\.00/);
@@ -66,7 +73,7 @@ describe('df and gc', () => {
     await cli(0, ['rm', v.at('/two.bin')]);
     const gc = await cli(0, ['gc', v.vol]);
     assert.match(gc.stdout, /^freed 4 block\(s\)/);
-    assert.equal((await storedBlockFiles(v.vol)).length, 0);
+    assert.equal((await storedBlocks(v.vol)).length, 0);
     const df = json<Df>(await cli(0, ['df', '--json', v.vol]));
     assert.equal(df.blocks, 0);
     assert.equal(df.storedBytes, 0);
@@ -74,7 +81,7 @@ describe('df and gc', () => {
 
   it('gc removes leaked blocks (unknown to the metadata) only once they are older than the limit', async () => {
     await cli(0, ['put', v.local('data.bin'), v.at('/keep.bin')]);
-    const [known] = await storedBlockFiles(v.vol);
+    const [known] = await storedBlocks(v.vol);
     const leakedId = 'ab'.repeat(32);
     const leakedFile = path.join(v.vol, 'blocks', leakedId.slice(0, 2), leakedId);
     await mkdir(path.dirname(leakedFile), { recursive: true });
@@ -92,8 +99,8 @@ describe('df and gc', () => {
     await utimes(leakedFile, twoHoursAgo, twoHoursAgo);
     const old = json<Gc>(await cli(0, ['gc', '--json', v.vol]));
     assert.equal(old.leaked.deleted, 1);
-    const left = await storedBlockFiles(v.vol);
-    assert.ok(!left.includes(leakedFile), 'the leaked block is gone');
+    const left = await storedBlocks(v.vol);
+    assert.ok(!left.includes(leakedId), 'the leaked block is gone');
     assert.ok(left.includes(known), 'blocks in use stay');
     assert.equal((await cli(0, ['cat', v.at('/keep.bin')])).stdout.length > 0, true);
   });

@@ -1,22 +1,40 @@
-import { constants as fsc } from 'node:fs';
-import * as fs from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { BlockNotFoundError, FsError } from '../../errors.js';
 import { assertBlockId, assertByteRange, BLOCK_ID_RE, type BlockInfo, type BlockStore } from '../BlockStore.js';
+import { closeFd, errCode, fstat, fsyncPath, isFile, openForRead, readRange, rename, unlink, writeNewFile } from './blockFiles.js';
+import { SmallBlockDb } from './SmallBlockDb.js';
 import { removeStaleTempFiles, TEMP_DIR } from './tempFiles.js';
 
 const HEX_PAIR_RE = /^[0-9a-f]{2}$/;
 /** How many fsyncs sync() keeps in flight at once. */
 const SYNC_PARALLELISM = 16;
+/** Rows per database query while listing. */
+const LIST_PAGE_ROWS = 1000;
+
+export interface LocalBlockStoreOptions {
+  /**
+   * Blocks of at most this many bytes are rows of dir/small.db instead of files (see SmallBlockDb);
+   * 0 (the default) keeps every block a file. A folder that already holds a small.db is read from it
+   * whatever this says.
+   */
+  smallBlockMaxBytes?: number;
+}
+
+/** The small-block limit for volumes (sealed bytes): most small files and file tails fall under it. */
+export const DEFAULT_SMALL_BLOCK_MAX_BYTES = 128 * 1024;
 
 /**
- * Blocks as files in a folder: dir/ab/<id> (one level of 256 fan-out folders: a second level made
- * almost every new small block also create a folder, which dominated small-file writes; 256 folders
- * keep each one at a few thousand entries per million blocks). A put writes dir/.tmp/<pid>.<random> and renames it
- * into place (atomic, so a reader never sees a partial block and concurrent puts of one id are
- * harmless). Durability against power loss is deferred to sync(), which fsyncs the files written
- * since the last sync and the directories whose entries changed.
+ * Blocks in a folder: small ones (smallBlockMaxBytes) as rows of dir/small.db, the others as files
+ * dir/ab/<id> (one level of 256 fan-out folders: a second level made almost every new block also
+ * create a folder; 256 folders keep each one at a few thousand entries per million blocks).
+ * Reads look in the database first, then for a file, so folders written before small.db existed keep
+ * working, and a block stored both ways (put again after the limit changed) reads either way.
+ * A file put writes dir/.tmp/<pid>.<random> and renames it into place (atomic, so a reader never sees
+ * a partial block; renaming over an existing copy of the same id is harmless, the bytes are the
+ * same). Durability against power loss is deferred to sync(), which fsyncs the database's WAL, the
+ * files written since the last sync and the directories whose entries changed.
  */
 export class LocalBlockStore implements BlockStore {
   readonly name: string;
@@ -26,26 +44,39 @@ export class LocalBlockStore implements BlockStore {
   private unsyncedFiles = new Set<string>();
   private unsyncedDirs = new Set<string>();
 
-  private constructor(readonly dir: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly small: SmallBlockDb | null,
+    private readonly smallMax: number,
+  ) {
     this.name = `local:${dir}`;
     this.tmpDir = path.join(dir, TEMP_DIR);
   }
 
-  static async open(dir: string): Promise<LocalBlockStore> {
+  static async open(dir: string, opts: LocalBlockStoreOptions = {}): Promise<LocalBlockStore> {
     const abs = path.resolve(dir);
-    await fs.mkdir(path.join(abs, TEMP_DIR), { recursive: true });
+    const smallMax = opts.smallBlockMaxBytes ?? 0;
+    if (!Number.isSafeInteger(smallMax) || smallMax < 0) throw new RangeError(`smallBlockMaxBytes ${smallMax}`);
+    await fsp.mkdir(path.join(abs, TEMP_DIR), { recursive: true });
     await removeStaleTempFiles(path.join(abs, TEMP_DIR));
-    return new LocalBlockStore(abs);
+    return new LocalBlockStore(abs, SmallBlockDb.open(abs, smallMax > 0), smallMax);
   }
 
-  /** Where a block lives; the id is validated before it can become part of a path. */
+  /** Where a block lives if it is a file; the id is validated before it can become part of a path. */
   pathOf(id: string): string {
     assertBlockId(id);
     return path.join(this.dir, id.slice(0, 2), id);
   }
 
+  /** True if the block is a row of the small-block database (not, or not only, a file). */
+  isRow(id: string): boolean {
+    assertBlockId(id);
+    return this.small?.has(id) ?? false;
+  }
+
   async put(id: string, data: Uint8Array): Promise<void> {
     const file = this.pathOf(id);
+    if (this.small && data.length <= this.smallMax) return this.small.put(id, data);
     const running = this.inflight.get(id);
     if (running) return running;
     const job = this.write(file, data).finally(() => this.inflight.delete(id));
@@ -54,25 +85,17 @@ export class LocalBlockStore implements BlockStore {
   }
 
   private async write(file: string, data: Uint8Array): Promise<void> {
-    // The existence check, the fan-out folder and the temp file are independent: doing them at
-    // once takes one file-creation latency off every new block (tiny files pay little else).
+    // The fan-out folder and the temp file are independent: making them at once takes one
+    // file-creation latency off every new block. No existence check: a rename over a copy of the
+    // same block is harmless.
     const tmp = path.join(this.tmpDir, `${process.pid}.${randomBytes(8).toString('hex')}`);
-    const steps = await Promise.allSettled([
-      isFile(file), this.ensureDir(path.dirname(file)), fs.writeFile(tmp, data, { flag: 'wx' }),
-    ]);
-    const exists = steps[0].status === 'fulfilled' && steps[0].value;
+    const steps = await Promise.allSettled([this.ensureDir(path.dirname(file)), writeNewFile(tmp, data)]);
     const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (exists || failed) {
-      await fs.rm(tmp, { force: true });
-      if (!exists) throw failed!.reason;
-      // Same id means same content: keep the existing copy, but make sure the next sync covers it.
-      this.unsyncedFiles.add(file);
-      return;
-    }
     try {
-      await fs.rename(tmp, file);
+      if (failed) throw failed.reason;
+      await rename(tmp, file);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      await fsp.rm(tmp, { force: true });
       throw err;
     }
     this.unsyncedFiles.add(file);
@@ -83,7 +106,7 @@ export class LocalBlockStore implements BlockStore {
     if (this.knownDirs.has(leaf)) return;
     const mid = path.dirname(leaf);
     // mkdir reports the first folder it created; new folders need their parents' entries synced.
-    const created = await fs.mkdir(leaf, { recursive: true });
+    const created = await fsp.mkdir(leaf, { recursive: true });
     if (created !== undefined) {
       this.unsyncedDirs.add(mid);
       if (created === mid) this.unsyncedDirs.add(this.dir);
@@ -92,42 +115,40 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async get(id: string): Promise<Buffer> {
-    const handle = await this.openBlock(id);
+    const file = this.pathOf(id);
+    const row = this.small?.get(id);
+    if (row) return row;
+    const fd = await this.openBlock(id, file);
     try {
-      const st = await handle.stat();
+      const st = await fstat(fd);
       if (!st.isFile()) throw new FsError('EIO', `block ${id} in ${this.name} is not a regular file`);
-      return await handle.readFile();
+      return await readRange(fd, 0, st.size);
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
   }
 
   async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+    const file = this.pathOf(id);
     assertByteRange(offset, length);
-    const handle = await this.openBlock(id);
+    const row = this.small?.getRange(id, offset, length);
+    if (row) return row;
+    const fd = await this.openBlock(id, file);
     try {
       // No stat: a read past the end simply returns fewer bytes, which is the clipping rule.
-      const out = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await handle.read(out, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === length ? out : out.subarray(0, got);
+      return await readRange(fd, offset, length);
     } catch (err) {
       if (errCode(err) === 'EISDIR') throw new FsError('EIO', `block ${id} in ${this.name} is not a regular file`);
       throw err;
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
   }
 
-  private async openBlock(id: string): Promise<fs.FileHandle> {
-    const file = this.pathOf(id);
+  private async openBlock(id: string, file: string): Promise<number> {
     try {
       // O_NOFOLLOW: a symlink planted in the store is never followed out of it.
-      return await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      return await openForRead(file);
     } catch (err) {
       if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') throw new BlockNotFoundError(id);
       if (errCode(err) === 'ELOOP') throw new FsError('EIO', `block ${id} in ${this.name} is a symlink`);
@@ -136,30 +157,45 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async has(id: string): Promise<boolean> {
-    return isFile(this.pathOf(id));
+    const file = this.pathOf(id);
+    return (this.small?.has(id) ?? false) || isFile(file);
   }
 
+  /** Removes every copy: the row and the file (a block may be both, see the class comment). */
   async delete(id: string): Promise<void> {
     const file = this.pathOf(id);
-    await this.inflight.get(id)?.catch(() => undefined);
-    try {
-      await fs.unlink(file);
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT' && errCode(err) !== 'ENOTDIR') throw err;
+    const running = this.inflight.get(id);
+    if (running) await running.catch(() => undefined);
+    // Issued before any await otherwise, so a put of the id issued after this delete comes after it.
+    const [row, unlinked] = await Promise.allSettled([this.small?.delete(id), unlink(file)]);
+    if (row.status === 'rejected') throw row.reason;
+    if (unlinked.status === 'rejected') {
+      const code = errCode(unlinked.reason);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw unlinked.reason;
       return;
     }
     this.unsyncedFiles.delete(file);
     this.unsyncedDirs.add(path.dirname(file));
   }
 
+  /** Rows first (in pages: no statement stays open across a yield), then files that are not rows too. */
   async *list(): AsyncIterable<BlockInfo> {
+    if (this.small) {
+      for (let after = ''; ;) {
+        const page = this.small.page(after, LIST_PAGE_ROWS);
+        if (page.length === 0) break;
+        yield* page;
+        after = page[page.length - 1].id;
+      }
+    }
     for (const a of await subdirs(this.dir)) {
       const leaf = path.join(this.dir, a);
       for (const name of await fileNames(leaf)) {
         if (!BLOCK_ID_RE.test(name) || !name.startsWith(a)) continue;
+        if (this.small?.has(name)) continue;
         let st;
         try {
-          st = await fs.lstat(path.join(leaf, name));
+          st = await fsp.lstat(path.join(leaf, name));
         } catch (err) {
           if (errCode(err) === 'ENOENT') continue; // deleted while listing
           throw err;
@@ -174,36 +210,25 @@ export class LocalBlockStore implements BlockStore {
     const dirs = [...this.unsyncedDirs];
     this.unsyncedFiles = new Set();
     this.unsyncedDirs = new Set();
-    try {
-      await forEachLimited(files, SYNC_PARALLELISM, (f) => fsyncPath(f, true));
+    const syncFiles = async (): Promise<void> => {
+      await forEachLimited(files, SYNC_PARALLELISM, (f) => fsyncPath(f, false));
       // Leaves before their parents, so a new leaf folder's entry is synced after its contents.
       dirs.sort((x, y) => y.length - x.length);
-      await forEachLimited(dirs, SYNC_PARALLELISM, (d) => fsyncPath(d, false));
-    } catch (err) {
+      await forEachLimited(dirs, SYNC_PARALLELISM, (d) => fsyncPath(d, true));
+    };
+    const [rows, fileSync] = await Promise.allSettled([this.small?.sync(), syncFiles()]);
+    if (fileSync.status === 'rejected') {
       for (const f of files) this.unsyncedFiles.add(f);
       for (const d of dirs) this.unsyncedDirs.add(d);
-      throw err;
+      throw fileSync.reason;
     }
+    if (rows.status === 'rejected') throw rows.reason;
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.inflight.values()]);
     await this.sync();
-  }
-}
-
-async function fsyncPath(p: string, isFileHint: boolean): Promise<void> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(p, isFileHint ? fsc.O_RDONLY : fsc.O_RDONLY | fsc.O_DIRECTORY);
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return; // deleted since it was written: nothing to make durable
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await this.small?.close();
   }
 }
 
@@ -215,23 +240,14 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await fs.lstat(p)).isFile();
-  } catch (err) {
-    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return false;
-    throw err;
-  }
-}
-
 async function subdirs(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
   return entries.filter((e) => e.isDirectory() && HEX_PAIR_RE.test(e.name)).map((e) => e.name);
 }
 
 async function fileNames(dir: string): Promise<string[]> {
   try {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
     return entries.filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
     if (errCode(err) === 'ENOENT') return [];
@@ -239,6 +255,3 @@ async function fileNames(dir: string): Promise<string[]> {
   }
 }
 
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
