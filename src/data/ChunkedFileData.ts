@@ -37,8 +37,7 @@
  *
  * Attribute changes (setattr) do not wait for buffered data: they run under the inode lock and
  * stamp the buffered layers with the explicitly set mtime and the ctime they left, so the later
- * commit (commitSlices sets mtime = ctime = the layer's mtime) keeps them: a follow-up setattr
- * restores the ctime when they differ.
+ * commit keeps them: commitSlices writes the layer's mtime and ctime in one transaction.
  *
  * Compaction (background, under the inode lock, never changes what a read returns). After each
  * commit the chunk's slices are checked: slices entirely hidden by newer ones are dropped with
@@ -611,9 +610,10 @@ export class ChunkedFileData implements FileData {
       // one slice committed there leaves nothing to compact (small new files skip a query and a task).
       const soleSlice = slices.length === 1 && fb.committedSize <= base;
       try {
-        const attr = await this.meta.commitSlices(fb.ino, [{ chunk: layer.chunk, slices }], [lease.block], minSize, layer.mtime);
+        // An attribute change after the layer's writes set a ctime to keep: committed with the data.
+        const attr = await this.meta.commitSlices(fb.ino, [{ chunk: layer.chunk, slices }], [lease.block], minSize, layer.mtime, layer.ctime);
         fb.committedSize = attr.size;
-        // commitSlices set ctime = mtime; an attribute change after the layer's writes set a ctime to keep.
+        // Only a server that predates commitSlices' ctime leaves ctime = mtime: set it separately there.
         if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
       } catch (err) {
         if (!isFsError(err, 'ENOENT')) throw err;
@@ -627,7 +627,7 @@ export class ChunkedFileData implements FileData {
     } else if (lease && !lease.deduped) {
       // Stored, then truncated away before its commit: record the block unreferenced so GC frees it.
       try {
-        const attr = await this.meta.commitSlices(fb.ino, [], [lease.block], 0, layer.mtime);
+        const attr = await this.meta.commitSlices(fb.ino, [], [lease.block], 0, layer.mtime, layer.ctime);
         if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
       } catch (err) {
         if (!isFsError(err, 'ENOENT')) throw err;

@@ -225,10 +225,14 @@ export interface MetaStore {
   readChunks(ino: number, first: number, last: number): Promise<Map<number, Slice[]>>;
   /**
    * Append slices to chunks of a file in one transaction: records `newBlocks` (refs 0 first if
-   * absent), adds one ref per slice, sets size = max(size, minSize), and sets mtime = ctime = `mtime`.
-   * Every slice's block must be recorded already or be in newBlocks (EIO otherwise).
+   * absent), adds one ref per slice, sets size = max(size, minSize), and sets mtime = `mtime` and
+   * ctime = `ctime` (default: `mtime`; a later attribute change, e.g. tar's chmod after writing,
+   * gives a newer one to keep, in the same transaction). Every slice's block must be recorded
+   * already or be in newBlocks (EIO otherwise).
    */
-  commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr>;
+  commitSlices(
+    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime?: Timespec,
+  ): Promise<InodeAttr>;
   /**
    * Compaction: replace the whole slice list of one chunk, only if it still has exactly
    * `expectedCount` slices (returns false otherwise, changing nothing). Refs move accordingly.

@@ -305,8 +305,8 @@ export class CachingMetaStore implements MetaStore, Revalidator {
     return this.learn(ino, () => this.inner.truncate(ino, size, now));
   }
 
-  commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr> {
-    return this.learn(ino, () => this.inner.commitSlices(ino, writes, newBlocks, minSize, mtime));
+  commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime?: Timespec): Promise<InodeAttr> {
+    return this.learn(ino, () => this.inner.commitSlices(ino, writes, newBlocks, minSize, mtime, ctime));
   }
 
   async replaceChunk(ino: number, chunk: number, expectedCount: number, slices: Slice[], newBlocks: NewBlock[]): Promise<boolean> {

@@ -28,8 +28,21 @@ export interface PendingBlocks {
   flush(ids: string[]): Promise<void>;
 }
 
+/**
+ * Sent with an unlink by a client that holds no file open: the server may purge the inode in the
+ * same request when that was its last name and no client has it open (one round trip per deleted
+ * file instead of two). The answer then carries PURGED_WITH_UNLINK_HEADER: the inode number.
+ */
+export const PURGE_UNLINKED_HEADER = 'x-mosaicfs-purge-unlinked';
+export const PURGED_WITH_UNLINK_HEADER = 'x-mosaicfs-purged';
+
 /** MetaStore over POST /v1/meta: one call = one MetaStore call on the server, in the user's own namespace. */
 export class RemoteMetaStore implements MetaStore {
+  /** Whether an unlink may ask the server to purge the inode too (the session: nothing open here). */
+  purgeWithUnlink: (() => boolean) | null = null;
+  /** Inodes the server purged along with their unlink: their purgeInode needs no request. */
+  readonly purgedWithUnlink = new Set<number>();
+
   constructor(private readonly http: HttpClient, private readonly pending?: PendingBlocks) {}
 
   /** The server creates and initialises each user's namespace; here we only check that it answers. */
@@ -110,6 +123,7 @@ export class RemoteMetaStore implements MetaStore {
   }
 
   purgeInode(ino: number): Promise<void> {
+    if (this.purgedWithUnlink.delete(ino)) return Promise.resolve();
     return this.call('purgeInode', ino);
   }
 
@@ -133,12 +147,35 @@ export class RemoteMetaStore implements MetaStore {
     return this.call('readChunks', ino, first, last);
   }
 
-  /** The stashed small blocks it references travel with it (one request instead of a PUT each and the commit). */
-  async commitSlices(ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec): Promise<InodeAttr> {
+  /**
+   * The stashed small blocks it references travel with it (one request instead of a PUT each and
+   * the commit). A ctime other than mtime is a trailing argument; a server that predates it refuses
+   * the call before doing anything, and then gets commits without it (ctime = mtime there: the
+   * returned attributes show it, and the data layer sets the ctime with a separate setattr).
+   */
+  async commitSlices(
+    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime?: Timespec,
+  ): Promise<InodeAttr> {
+    const withCtime = ctime && !this.commitCtimeRefused && (ctime.sec !== mtime.sec || ctime.nsec !== mtime.nsec) ? [ctime] : [];
+    try {
+      return await this.commitOnce(ino, writes, newBlocks, minSize, mtime, withCtime);
+    } catch (err) {
+      if (withCtime.length === 0 || !isArgumentCountRefusal(err)) throw err;
+      this.commitCtimeRefused = true;
+      return this.commitOnce(ino, writes, newBlocks, minSize, mtime, []);
+    }
+  }
+
+  /** Set once the server refused commitSlices' ctime argument (it predates it). */
+  private commitCtimeRefused = false;
+
+  private async commitOnce(
+    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime: Timespec[],
+  ): Promise<InodeAttr> {
     const bodies = this.pending?.stash.pick(newBlocks.map((b) => b.id)) ?? [];
     if (bodies.length > 0 && !this.pending!.stash.disabled) {
       try {
-        const attr = await this.call<InodeAttr>('commitSlicesWithBlocks', ino, writes, newBlocks, minSize, mtime, bodies);
+        const attr = await this.call<InodeAttr>('commitSlicesWithBlocks', ino, writes, newBlocks, minSize, mtime, bodies, ...ctime);
         this.pending!.stash.stored(bodies.map((b) => b.id));
         return attr;
       } catch (err) {
@@ -148,7 +185,7 @@ export class RemoteMetaStore implements MetaStore {
       }
     }
     if (bodies.length > 0) await this.pending!.flush(bodies.map((b) => b.id));
-    return this.call('commitSlices', ino, writes, newBlocks, minSize, mtime);
+    return this.call('commitSlices', ino, writes, newBlocks, minSize, mtime, ...ctime);
   }
 
   async replaceChunk(ino: number, chunk: number, expectedCount: number, slices: Slice[], newBlocks: NewBlock[]): Promise<boolean> {
@@ -201,10 +238,16 @@ export class RemoteMetaStore implements MetaStore {
   private send(op: RemoteMetaOp, args: unknown[], attrs: boolean): Promise<MetaResponse | null> {
     const body: MetaRequest = { op, args: encodeWire(args) as unknown[] };
     if (attrs) body.attrs = true;
-    return this.http.json<MetaResponse>('POST', ROUTES.meta, body, { idempotent: !NOT_IDEMPOTENT.has(op) });
+    const headers = op === 'unlink' && this.purgeWithUnlink?.() ? { [PURGE_UNLINKED_HEADER]: '1' } : undefined;
+    return this.http.json<MetaResponse>('POST', ROUTES.meta, body, { idempotent: !NOT_IDEMPOTENT.has(op), headers });
   }
 }
 
 function serverOnly(op: string): Promise<never> {
   return Promise.reject(new FsError('ENOSYS', `${op} runs on the server (garbage collection and checks are the server's job), not over the remote protocol`));
+}
+
+/** The 400 a server answers to more arguments than it knows (callMetaOp in src/server/metaOps.ts). */
+function isArgumentCountRefusal(err: unknown): boolean {
+  return err instanceof ProtocolError && err.status === 400 && /takes \d+( to \d+)? argument/.test(err.message);
 }

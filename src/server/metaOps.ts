@@ -143,14 +143,18 @@ export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
     },
   },
   commitSlices: {
-    args: [ino, arrayOf(chunkWrite), arrayOf(newBlock), uint, timespec],
+    // ctime (6th) is optional: older clients send 5 arguments (ctime = mtime then).
+    args: [ino, arrayOf(chunkWrite), arrayOf(newBlock), uint, timespec, optional(timespec)],
+    required: 5,
     change: ([i]) => ({ inos: [i], entries: [], data: [i] }),
   },
   commitSlicesWithBlocks: {
-    args: [ino, arrayOf(chunkWrite), arrayOf(newBlock), uint, timespec, arrayOf(blockBody, 256)],
+    // ctime (7th, after the bodies) is optional: older clients send 6 arguments.
+    args: [ino, arrayOf(chunkWrite), arrayOf(newBlock), uint, timespec, arrayOf(blockBody, 256), optional(timespec)],
+    required: 6,
     // Stored before the commit that references them, under the GC lock held shared: the collector
     // cannot delete a just-stored block (an old unreferenced copy) before the commit references it.
-    run: async (env, [i, writes, newBlocks, minSize, mtime, bodies]) => {
+    run: async (env, [i, writes, newBlocks, minSize, mtime, bodies, ctime]) => {
       const ids = new Set((newBlocks as Array<{ id: string }>).map((b) => b.id));
       let total = 0;
       for (const b of bodies as Array<{ id: string; data: Buffer }>) {
@@ -161,7 +165,7 @@ export const META_OPS: Record<RemoteMetaOp, OpSpec> = {
       const release = await env.gcLock.acquireShared();
       try {
         for (const b of bodies as Array<{ id: string; data: Buffer }>) await env.blocks.put(b.id, b.data);
-        return await env.meta.commitSlices(i, writes, newBlocks, minSize, mtime);
+        return await env.meta.commitSlices(i, writes, newBlocks, minSize, mtime, ctime);
       } finally {
         release();
       }

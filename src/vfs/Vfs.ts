@@ -22,7 +22,9 @@ import {
 import { walkPath } from './resolvePath.js';
 import { volumeStatfs } from './statfs.js';
 import type { Ctx, InodeAttr as Attr, OpenResult, ReaddirEntry, SetAttr, StatFs, VfsApi } from './types.js';
-import { checkXattrAccess, checkXattrName, checkXattrValue, xattrVisible } from './xattrPolicy.js';
+import {
+  CAPABILITY_XATTR, CapabilityKiller, checkXattrAccess, checkXattrName, checkXattrRemove, checkXattrValue, xattrVisible,
+} from './xattrPolicy.js';
 
 export interface VfsOptions {
   meta: MetaStore;
@@ -72,6 +74,8 @@ export class Vfs implements VfsApi {
   private readonly revalidator?: Revalidator;
   /** Handles that hold a lease: fh -> whether it is a write lease. */
   private readonly leased = new Map<number, boolean>();
+  /** Drops security.capability on write/truncate/chown (the kernel leaves it to us: HANDLE_KILLPRIV_V2). */
+  private readonly capabilities: CapabilityKiller;
 
   constructor(opts: VfsOptions) {
     this.meta = opts.meta;
@@ -81,6 +85,7 @@ export class Vfs implements VfsApi {
     this.readonly = opts.readonly ?? false;
     this.leases = opts.leases;
     this.revalidator = opts.revalidate;
+    this.capabilities = new CapabilityKiller(opts.meta);
     this.ready = this.readonly ? Promise.resolve() : this.purgeOrphans();
   }
 
@@ -128,6 +133,7 @@ export class Vfs implements VfsApi {
         const t = now();
         const plan = planSetattr(ctx, attr, set, t, viaHandle);
         let result = attr;
+        if (plan.killsCapability) await this.capabilities.kill(ino, t);
         if (plan.size !== undefined) result = await this.data.truncate(ino, plan.size, t);
         const changes = plan.changes;
         // Through the data layer, without waiting for buffered writes: their later commit keeps the
@@ -277,6 +283,7 @@ export class Vfs implements VfsApi {
       let attr: InodeAttr;
       try {
         attr = await this.meta.create(parent, name, { ...owner, now: now() });
+        this.capabilities.knownWithout(attr.ino);
       } catch (err) {
         const raced = !exclusive && err instanceof FsError && err.code === 'EEXIST' && (await this.meta.lookup(parent, name));
         if (!raced) throw err;
@@ -312,8 +319,9 @@ export class Vfs implements VfsApi {
         if (at >= MAX_FILE_SIZE) throw new FsError('EFBIG', `write at ${at} beyond the largest file size`);
         const bytes = data.subarray(0, Math.min(data.length, MAX_FILE_SIZE - at));
         const t = now();
-        const dropped = modeAfterWrite(ctx, attr.mode);
+        const dropped = modeAfterWrite(ctx, attr.mode, attr.gid);
         if (dropped !== null) await this.meta.setattr(h.ino, { mode: dropped, ctime: t });
+        await this.capabilities.kill(h.ino, t);
         await this.data.write(h.ino, at, bytes, t);
         return bytes.length;
       });
@@ -424,6 +432,7 @@ export class Vfs implements VfsApi {
       }
       checkXattrAccess(ctx, await this.meta.getattr(ino), name, true);
       await this.meta.setxattr(ino, name, value, flags, now());
+      if (name === CAPABILITY_XATTR) this.capabilities.forget(ino);
     });
   }
 
@@ -446,7 +455,7 @@ export class Vfs implements VfsApi {
     return this.op('removexattr', async () => {
       this.assertWritable();
       checkXattrName(name);
-      checkXattrAccess(ctx, await this.meta.getattr(ino), name, true);
+      checkXattrRemove(ctx, await this.meta.getattr(ino), name);
       await this.meta.removexattr(ino, name, now());
     });
   }
@@ -542,6 +551,7 @@ export class Vfs implements VfsApi {
       if (!created && this.revalidator) {
         this.revalidator.revalidate(ino);
         this.data.invalidate(ino);
+        this.capabilities.forget(ino);
       }
       let attr = created ?? (await this.attrOf(ino));
       const type = attr.mode & S_IFMT;
@@ -576,6 +586,7 @@ export class Vfs implements VfsApi {
     return this.fileLocks.run(attr.ino, async () => {
       const t = now();
       const plan = planSetattr(ctx, attr, { size: 0 }, t, true);
+      await this.capabilities.kill(attr.ino, t);
       let result = await this.data.truncate(attr.ino, 0, t);
       if (plan.changes) result = await this.meta.setattr(attr.ino, plan.changes);
       return this.merge(result);

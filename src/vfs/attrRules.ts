@@ -7,12 +7,14 @@ import type { Ctx, SetAttr } from './types.js';
 const SGID_EXEC = S_ISGID | 0o010;
 
 /**
- * The mode after a write or truncate by `ctx` (file_remove_privs): anyone but root drops S_ISUID,
- * and S_ISGID when group-exec is set. Returns null when nothing changes.
+ * The mode after a write or truncate of a file (`mode`, group `gid`) by `ctx` (file_remove_privs,
+ * setattr_should_drop_sgid): anyone but root drops S_ISUID, and S_ISGID when group-exec is set or
+ * when not in the file's group. Returns null when nothing changes.
  */
-export function modeAfterWrite(ctx: Ctx, mode: number): number | null {
+export function modeAfterWrite(ctx: Ctx, mode: number, gid: number): number | null {
   if (isRoot(ctx)) return null;
-  const next = dropSetIds(mode);
+  let next = dropSetIds(mode);
+  if ((next & S_ISGID) !== 0 && !inGroup(ctx, gid)) next &= ~S_ISGID;
   return next === mode ? null : next;
 }
 
@@ -32,6 +34,8 @@ export interface SetattrPlan {
   changes: AttrChanges | null;
   /** New size to apply through the data layer, if any. */
   size?: number;
+  /** Truncate or chown of a regular file: security.capability goes (Linux cap_inode_killpriv). */
+  killsCapability: boolean;
 }
 
 /**
@@ -48,7 +52,7 @@ export function planSetattr(ctx: Ctx, attr: InodeAttr, set: SetAttr, now: Timesp
   if (set.size !== undefined) {
     checkSize(attr, set.size);
     if (!viaWritableHandle) checkPermission(ctx, attr, W_OK);
-    const dropped = modeAfterWrite(ctx, mode);
+    const dropped = modeAfterWrite(ctx, mode, attr.gid);
     if (dropped !== null) { mode = dropped; modeChanged = true; }
   }
 
@@ -95,7 +99,8 @@ export function planSetattr(ctx: Ctx, attr: InodeAttr, set: SetAttr, now: Timesp
 
   if (modeChanged) { changes.mode = mode; touched = true; }
   const onlySize = set.size !== undefined && !touched;
-  return { changes: onlySize ? null : changes, size: set.size };
+  const killsCapability = (attr.mode & S_IFMT) === S_IFREG && (set.size !== undefined || chownUid || chownGid);
+  return { changes: onlySize ? null : changes, size: set.size, killsCapability };
 }
 
 function checkSize(attr: InodeAttr, size: number): void {

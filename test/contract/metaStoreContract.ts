@@ -760,6 +760,28 @@ export function metaStoreContract(name: string, factory: () => Promise<MetaStore
         assert.deepEqual(await store.check(), []);
       });
 
+      it('commits an explicit ctime with the slices (a later attribute change), and mtime alone otherwise', async () => {
+        const f = await mkfile(ROOT_INO, 'f');
+        const mtime = tick();
+        const ctime = tick();
+        const attr = await store.commitSlices(f.ino, [{ chunk: 0, slices: [slice(A, 0, 100)] }], [blk(A, 100)], 100, mtime, ctime);
+        assert.deepEqual([attr.mtime, attr.ctime, attr.size], [mtime, ctime, 100]);
+        assert.deepEqual(await store.getattr(f.ino), attr);
+        // Only new blocks (data truncated away before its commit): the times still apply.
+        const m2 = tick();
+        const c2 = tick();
+        const attr2 = await store.commitSlices(f.ino, [], [blk(B, 10)], 0, m2, c2);
+        assert.deepEqual([attr2.mtime, attr2.ctime, attr2.size], [m2, c2, 100]);
+        assert.deepEqual(await store.getattr(f.ino), attr2);
+        // Without one, ctime follows mtime.
+        const m3 = tick();
+        const attr3 = await store.commitSlices(f.ino, [{ chunk: 0, slices: [slice(A, 0, 50)] }], [], 50, m3);
+        assert.deepEqual([attr3.mtime, attr3.ctime], [m3, m3]);
+        assert.deepEqual(await store.getattr(f.ino), attr3);
+        await expectCode(store.commitSlices(f.ino, [], [], 0, tick(), { sec: 1, nsec: 1_000_000_000 }), 'EINVAL');
+        assert.deepEqual(await store.getattr(f.ino), attr3);
+      });
+
       it('fails with EIO on an unrecorded block and changes nothing', async () => {
         const f = await mkfile(ROOT_INO, 'f');
         await store.commitSlices(f.ino, [{ chunk: 0, slices: [slice(A, 0, 10)] }], [blk(A, 10)], 10, tick());

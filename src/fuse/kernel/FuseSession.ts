@@ -314,7 +314,10 @@ export class FuseSession {
       return;
     }
     this.minor = kin.major > FUSE_KERNEL_VERSION ? FUSE_KERNEL_MINOR_VERSION : Math.min(kin.minor, FUSE_KERNEL_MINOR_VERSION);
-    let want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.ATOMIC_O_TRUNC | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
+    // HANDLE_KILLPRIV_V2: the Vfs drops set-id bits and security.capability itself (write,
+    // truncate, O_TRUNC, chown: attrRules.ts, xattrPolicy.ts), by the caller's uid.
+    let want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.ATOMIC_O_TRUNC | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES
+      | InitFlag.HANDLE_KILLPRIV_V2;
     if (this.opts.readdirplus ?? true) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
     const out = encodeInitOut({
       major: FUSE_KERNEL_VERSION,

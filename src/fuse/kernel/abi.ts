@@ -34,6 +34,12 @@ export const InitFlag = {
   PARALLEL_DIROPS: 1 << 18,
   HANDLE_KILLPRIV: 1 << 19,
   MAX_PAGES: 1 << 22,
+  /**
+   * The file system kills suid/sgid/security.capability on write, truncate and chown (protocol
+   * 7.33). The kernel then sets SB_NOSEC: it asks GETXATTR security.capability once per inode
+   * (until its attributes are refreshed) instead of before every write.
+   */
+  HANDLE_KILLPRIV_V2: 1 << 28,
   INIT_EXT: 1 << 30,
 } as const;
 
@@ -50,6 +56,9 @@ export const FOPEN_KEEP_CACHE = 1 << 1;
 export const FOPEN_NOFLUSH = 1 << 5;
 
 export const FUSE_GETATTR_FH = 1 << 0;
+/** fuse_write_in.write_flags / fuse_create_in.open_flags with HANDLE_KILLPRIV_V2: the caller lacks CAP_FSETID. */
+export const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 export const FUSE_FSYNC_FDATASYNC = 1 << 0;
 
 export const SEEK_DATA = 3;

@@ -373,7 +373,7 @@ export class PostgresMetaStore implements MetaStore {
       if (!isRegMode(row.mode)) throw new FsError('EINVAL', `inode ${ino} is not a regular file`);
       // Also when growing: bytes past the old end must read back as a hole, never as stale data.
       const allocDelta = await this.slices.cutFrom(c, ino, Math.min(size, row.size));
-      const rows = await run<InodeRow>(c, this.s.setSizeTimes, [ino, size, now.sec, now.nsec, false, allocDelta]);
+      const rows = await run<InodeRow>(c, this.s.setSizeTimes, [ino, size, now.sec, now.nsec, false, allocDelta, now.sec, now.nsec]);
       return toAttr(rows[0]);
     });
   }
@@ -450,15 +450,16 @@ export class PostgresMetaStore implements MetaStore {
   }
 
   async commitSlices(
-    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec,
+    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime: Timespec = mtime,
   ): Promise<InodeAttr> {
     if (!Number.isSafeInteger(minSize) || minSize < 0) throw new FsError('EINVAL', `size ${minSize}`);
     checkTimespec(mtime, 'mtime');
+    checkTimespec(ctime, 'ctime');
     for (const w of writes) this.slices.validate(w);
     const added = writes.reduce((sum, w) => sum + w.slices.reduce((s, sl) => s + sl.len, 0), 0);
     return this.tx(async (c) => {
       // The inode first (size, times, alloc), so a missing or non-regular inode is reported before any block problem.
-      const rows = await run<InodeRow>(c, this.s.setSizeTimes, [ino, minSize, mtime.sec, mtime.nsec, true, added]);
+      const rows = await run<InodeRow>(c, this.s.setSizeTimes, [ino, minSize, mtime.sec, mtime.nsec, true, added, ctime.sec, ctime.nsec]);
       if (rows.length === 0) {
         const mode = await this.assertInode(c, ino);
         throw new FsError(isDirMode(mode) ? 'EISDIR' : 'EINVAL', `inode ${ino} is not a regular file`);

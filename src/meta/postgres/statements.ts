@@ -89,9 +89,9 @@ export function metaStatements(schema: string) {
         mtime_s = coalesce($7::bigint, mtime_s), mtime_ns = coalesce($8::int, mtime_ns),
         ctime_s = $9, ctime_ns = $10
       WHERE ino = $1 RETURNING ${cols('')}`,
-    /** size = $2 (or max(size, $2) when $5), alloc += $6, mtime = ctime = ($3, $4), only for a regular file. */
+    /** size = $2 (or max(size, $2) when $5), alloc += $6, mtime = ($3, $4), ctime = ($7, $8), only for a regular file. */
     setSizeTimes: `UPDATE ${inodes} SET size = CASE WHEN $5::boolean THEN greatest(size, $2) ELSE $2 END,
-        alloc = alloc + $6, mtime_s = $3, mtime_ns = $4, ctime_s = $3, ctime_ns = $4
+        alloc = alloc + $6, mtime_s = $3, mtime_ns = $4, ctime_s = $7, ctime_ns = $8
       WHERE ino = $1 AND (mode & ${S_IFMT}) = ${S_IFREG}
       RETURNING ${cols('')}`,
     addAlloc: `UPDATE ${inodes} SET alloc = alloc + $1 WHERE ino = $2`,

@@ -456,10 +456,11 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async commitSlices(
-    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec,
+    ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime: Timespec = mtime,
   ): Promise<InodeAttr> {
     if (!Number.isSafeInteger(minSize) || minSize < 0) throw new FsError('EINVAL', `size ${minSize}`);
     checkTimespec(mtime, 'mtime');
+    checkTimespec(ctime, 'ctime');
     for (const w of writes) this.slices.validate(w);
     return this.write(() => {
       const row = this.inode(ino);
@@ -468,9 +469,9 @@ export class SqliteMetaStore implements MetaStore {
       let added = 0;
       for (const w of writes) added += this.slices.appendLeavingAlloc(ino, w);
       const size = Math.max(row.size, minSize);
-      this.s.setSizeAllocTimes.run({ size, alloc: added, s: mtime.sec, ns: mtime.nsec, ino });
+      this.s.setSizeAllocTimes.run({ size, alloc: added, s: mtime.sec, ns: mtime.nsec, cs: ctime.sec, cns: ctime.nsec, ino });
       const alloc = row.alloc + added;
-      return toAttr({ ...row, size, alloc, mtime_s: mtime.sec, mtime_ns: mtime.nsec, ctime_s: mtime.sec, ctime_ns: mtime.nsec });
+      return toAttr({ ...row, size, alloc, mtime_s: mtime.sec, mtime_ns: mtime.nsec, ctime_s: ctime.sec, ctime_ns: ctime.nsec });
     });
   }
 

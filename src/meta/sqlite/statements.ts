@@ -35,7 +35,7 @@ export function prepareStatements(db: Database.Database) {
       WHERE ino = @ino`),
     /** A write's commit: size, alloc delta and times in one statement. */
     setSizeAllocTimes: p(`UPDATE inodes SET size = @size, alloc = alloc + @alloc,
-        mtime_s = @s, mtime_ns = @ns, ctime_s = @s, ctime_ns = @ns
+        mtime_s = @s, mtime_ns = @ns, ctime_s = @cs, ctime_ns = @cns
       WHERE ino = @ino`),
     deleteInode: p('DELETE FROM inodes WHERE ino = ?'),
     orphans: p('SELECT ino FROM inodes WHERE nlink = 0 ORDER BY ino'),
