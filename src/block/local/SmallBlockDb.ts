@@ -22,9 +22,9 @@ interface Waiter {
  * a few microseconds of main-thread time instead of the open/write/close/rename/fsync round trips of
  * a file of its own.
  *
- * Writes are grouped: the first put or delete opens a transaction, every operation of the next
- * GROUP_WINDOW_MS runs in a SAVEPOINT of it (a failing one rolls back alone), and the transaction
- * is then committed (sync() and close() commit at once). An operation's promise settles only
+ * Writes are grouped: the first put or delete of an event-loop turn opens a transaction, every
+ * operation of that turn runs in a SAVEPOINT of it (a failing one rolls back alone), and the
+ * transaction is committed right after the turn (setImmediate). An operation's promise settles only
  * once its group is committed: a committed WAL transaction is in the kernel's page cache, so a put
  * that resolved survives a crash of the process (the BlockStore contract; the metadata may reference
  * the block the moment put resolves). This is why src/meta/sqlite/groupCommit.ts is not reused: it
@@ -38,9 +38,6 @@ interface Waiter {
  * Space: a delete frees the row's pages, which later puts reuse; auto_vacuum=INCREMENTAL lets sync()
  * return a large free list to the file system.
  */
-/** How long a group of small-block puts stays open before its COMMIT. */
-const GROUP_WINDOW_MS = 3;
-
 export class SmallBlockDb {
   private readonly insert: Database.Statement;
   private readonly remove: Database.Statement;
@@ -156,9 +153,7 @@ export class SmallBlockDb {
     this.db.exec('BEGIN IMMEDIATE');
     const group: Waiter[] = [];
     this.group = group;
-    // A short window groups the puts of several files into one COMMIT (the COMMIT's WAL writes were
-    // the largest cost per small file); nobody waits on it but background uploads, and sync() commits at once.
-    setTimeout(() => this.commit(group), GROUP_WINDOW_MS);
+    setImmediate(() => this.commit(group));
   }
 
   /** Commits `group` if it is still the open one (sync may have committed it already). */
