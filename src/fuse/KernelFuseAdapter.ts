@@ -40,6 +40,13 @@ export class KernelFuseAdapter implements CacheInvalidator {
   /** size:mtime of each file when it was last released, to keep its page cache if unchanged. */
   private readonly cacheKeys = new Map<number, string>();
   /**
+   * RELEASEs of handles that may have changed their file, per inode, until their cache key is
+   * remembered. The kernel sends RELEASE in the background after close() returns, so the next
+   * open() of the file (cp, a read after a write) can reach us while it is still running: that
+   * OPEN waits for it before deciding keep_cache, or it drops the page cache it could keep.
+   */
+  private readonly releasing = new Map<number, Promise<void>>();
+  /**
    * READDIRPLUS: the session asks lookup(req, dir, name) for each entry of the page it got from
    * readdir(req, ...). The attributes that came with the page are kept here per request, so those
    * lookups are answered without going back to the VFS. The session still counts each entry reply
@@ -170,6 +177,7 @@ export class KernelFuseAdapter implements CacheInvalidator {
           if (changes) this.readStore?.releasedWritable(ino);
           throw err;
         }
+        await this.releasing.get(ino);
         if (changes) this.writableHandles.set(r.fh, ino);
         // A VFS wrapper may serve generated files (src/vfs/ControlFolder.ts) that must bypass the page cache.
         if ((r as { directIo?: boolean }).directIo) {
@@ -219,17 +227,26 @@ export class KernelFuseAdapter implements CacheInvalidator {
       release: async (req, ino, fh) => {
         const c = ctx(req);
         this.directIoHandles.delete(fh);
+        const writable = this.writableHandles.get(fh);
+        let done!: () => void;
+        const released = new Promise<void>((resolve) => { done = resolve; });
+        const tracked = writable !== undefined && this.options.autoCache;
+        if (tracked) this.releasing.set(ino, released);
         try {
-          await vfs.release(c, fh);
-        } finally {
-          const writable = this.writableHandles.get(fh);
-          if (writable !== undefined) {
-            this.writableHandles.delete(fh);
-            this.readStore?.bump(writable);
-            this.readStore?.releasedWritable(writable);
+          try {
+            await vfs.release(c, fh);
+          } finally {
+            if (writable !== undefined) {
+              this.writableHandles.delete(fh);
+              this.readStore?.bump(writable);
+              this.readStore?.releasedWritable(writable);
+            }
           }
+          if (this.options.autoCache) await this.rememberCacheKey(c, ino);
+        } finally {
+          done();
+          if (tracked && this.releasing.get(ino) === released) this.releasing.delete(ino);
         }
-        if (this.options.autoCache) await this.rememberCacheKey(c, ino);
       },
       fsync: (req, _ino, fh, datasync) => vfs.fsync(ctx(req), fh, datasync),
       fallocate: (req, ino, fh, offset, length, mode) => {

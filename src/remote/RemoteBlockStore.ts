@@ -4,7 +4,7 @@ import { BlockNotFoundError } from '../errors.js';
 import { log } from '../util/log.js';
 import type { HttpClient, HttpRequest, HttpResponse } from './HttpClient.js';
 import { ROUTES, type BlockListPage } from './protocol.js';
-import type { SmallBlockStash } from './SmallBlockStash.js';
+import { STASH_MAX_BLOCK, type SmallBlockStash } from './SmallBlockStash.js';
 
 const LIST_PAGE = 1000;
 /** A stashed block no commit carried within this long is PUT by itself. */
@@ -31,9 +31,9 @@ export class RemoteBlockStore implements BlockStore {
 
   async put(id: string, data: Uint8Array): Promise<void> {
     assertBlockId(id);
-    // A copy: the caller may reuse its buffer while the request is queued.
-    const body = Buffer.from(data);
-    if (this.stash?.add(id, body)) {
+    // A stashed block outlives this call, so it is a copy (the caller may reuse its buffer once put
+    // returns); a PUT sends the caller's bytes as they are: put returns only after the last attempt.
+    if (this.stash && data.length <= STASH_MAX_BLOCK && this.stash.add(id, Buffer.from(data))) {
       this.flushTimer ??= setTimeout(() => {
         this.flushTimer = null;
         this.flushStashed().catch((err) => log.warn({ err: (err as Error).message }, 'upload of small blocks failed; their commit will carry them'));
@@ -41,7 +41,7 @@ export class RemoteBlockStore implements BlockStore {
       this.flushTimer.unref(); // close() stores what is left
       return;
     }
-    await this.send({ method: 'PUT', path: ROUTES.block + id, body });
+    await this.send({ method: 'PUT', path: ROUTES.block + id, body: data });
   }
 
   /** PUT stashed blocks (those of `ids`, default all) now; they leave the stash once stored. */

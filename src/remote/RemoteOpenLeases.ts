@@ -63,6 +63,11 @@ export class RemoteOpenLeases implements OpenLeases {
     return [...this.held.keys()];
   }
 
+  /** Nothing open here and no open granted with a create still waiting for its acquire. */
+  idle(): boolean {
+    return this.held.size === 0 && this.grants.size === 0;
+  }
+
   isWriteHeld(ino: number): boolean {
     return this.held.get(ino)?.server === 'write';
   }

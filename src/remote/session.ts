@@ -19,7 +19,7 @@ import { login as loginFlow, LoginFailedError, logout as logoutFlow } from './lo
 import { ROUTES, type ChangeEvent, type WhoamiResponse } from './protocol.js';
 import { RemoteBlockStore } from './RemoteBlockStore.js';
 import { ThrottledError } from './remoteErrors.js';
-import { RemoteMetaStore } from './RemoteMetaStore.js';
+import { PURGED_WITH_UNLINK_HEADER, RemoteMetaStore } from './RemoteMetaStore.js';
 import { RemoteOpenLeases } from './RemoteOpenLeases.js';
 import { RequestCounter } from './RequestCounter.js';
 import { SmallBlockStash } from './SmallBlockStash.js';
@@ -132,6 +132,8 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
     onResponse: (res) => {
       const granted = res.headers[LEASE_GRANTED_HEADER];
       if (typeof granted === 'string') leases.granted(Number(granted));
+      const purged = res.headers[PURGED_WITH_UNLINK_HEADER];
+      if (typeof purged === 'string') remoteMeta.purgedWithUnlink.add(Number(purged));
     },
     refreshToken: async () => {
       const fresh = await loadSession(saved.url, saved.user, dir).catch(() => null);
@@ -143,6 +145,8 @@ export async function openRemoteSession(opts: RemoteSessionOptions): Promise<Rem
   const blocks = new RemoteBlockStore(http, undefined, stash);
   const remoteMeta = new RemoteMetaStore(http, { stash, flush: (ids) => blocks.flushStashed(ids) });
   const leases = new RemoteOpenLeases(http, opts.leaseKeepAliveMs);
+  // Only while nothing is open here: the server knows this client's opens, but not after it restarted.
+  remoteMeta.purgeWithUnlink = () => leases.idle();
   const meta = new CachingMetaStore(remoteMeta, opts.metaTtlMs ?? DEFAULT_META_TTL_MS, {
     changeWithAttrs: (op, args) => remoteMeta.changeWithAttrs(op, args),
     openWithAttr: (ino) => leases.openWithAttr(ino),

@@ -106,6 +106,8 @@ describe('remote round trips per small-file operation', () => {
     await a.vfs.unlink(root, ROOT_INO, 'counted');
     const count = (what: string) => sent.filter((x) => x === what).length;
     assert.equal(count('POST /v1/meta unlink'), 1, sent.join(', '));
+    // b's refused open above is still recorded on the server until b gives it back (CREATE_GRANT_TTL_MS),
+    // so the unlink cannot purge the inode itself (test/remote/purgeWithUnlink.test.ts): the purge follows.
     assert.equal(count('POST /v1/meta purgeInode'), 1, sent.join(', '));
     assert.equal(count('POST /v1/meta getattr'), 0, `parent and victim attributes come with the unlink: ${sent.join(', ')}`);
     await assert.rejects(b.vfs.lookup(root, ROOT_INO, 'counted'), { code: 'ENOENT' });
