@@ -1,9 +1,9 @@
 /** A BlockStore wrapper for fault injection: slow or failing puts, counted reads. */
-import type { BlockInfo, BlockStore } from '../../src/block/BlockStore.js';
+import type { BlockStore } from '../../src/block/BlockStore.js';
+import { ForwardingBlockStore } from '../helpers/ForwardingBlockStore.js';
 import { FsError } from '../../src/errors.js';
 
-export class FaultyBlockStore implements BlockStore {
-  readonly name: string;
+export class FaultyBlockStore extends ForwardingBlockStore {
   failPuts = false;
   putDelayMs = 0;
   puts = 0;
@@ -14,42 +14,27 @@ export class FaultyBlockStore implements BlockStore {
   /** Bytes returned by get and getRange. */
   bytesRead = 0;
 
-  constructor(private readonly inner: BlockStore) {
-    this.name = `faulty(${inner.name})`;
+  constructor(inner: BlockStore) {
+    super(inner, 'faulty');
   }
 
-  async put(id: string, data: Uint8Array): Promise<void> {
+  override async put(id: string, data: Uint8Array): Promise<void> {
     if (this.putDelayMs > 0) await new Promise((r) => setTimeout(r, this.putDelayMs));
     if (this.failPuts) throw new FsError('EIO', 'injected put failure');
     this.puts++;
     return this.inner.put(id, data);
   }
-  async get(id: string): Promise<Buffer> {
+  override async get(id: string): Promise<Buffer> {
     this.gets++;
     const data = await this.inner.get(id);
     this.bytesRead += data.length;
     return data;
   }
-  async getRange(id: string, offset: number, length: number): Promise<Buffer> {
+  override async getRange(id: string, offset: number, length: number): Promise<Buffer> {
     this.gets++;
     this.ranges++;
     const data = await this.inner.getRange(id, offset, length);
     this.bytesRead += data.length;
     return data;
-  }
-  has(id: string): Promise<boolean> {
-    return this.inner.has(id);
-  }
-  delete(id: string): Promise<void> {
-    return this.inner.delete(id);
-  }
-  list(): AsyncIterable<BlockInfo> {
-    return this.inner.list();
-  }
-  sync(): Promise<void> {
-    return this.inner.sync();
-  }
-  close(): Promise<void> {
-    return Promise.resolve(); // the fixture closes the inner store
   }
 }

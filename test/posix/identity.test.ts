@@ -6,13 +6,12 @@
  * directories, chown/chmod/utimes rules.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isMountedSync, Sandbox } from '../fuse/harness.js';
+import { Sandbox } from '../fuse/harness.js';
+import { mountBesideLocal, runPython, SECOND_USER as USER } from './secondUser.js';
 
-const USER = 1000;
 const OTHER = 1001;
 const GROUP = 50;
 
@@ -103,14 +102,6 @@ step('setxattr user on own file', lambda: os.setxattr(P('open/new'), 'user.k', b
 step('mknod fifo', lambda: (os.mkfifo(P('open/fifo'), 0o640), owner('open/fifo'))[1])
 `;
 
-function runPython(script: string, dir: string, asUser: boolean): string {
-  // Debian's python3: a per-user interpreter (pyenv under /root) is not reachable by the second user.
-  const py = ['/usr/bin/python3', '-c', script, dir];
-  const argv = asUser ? ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--clear-groups', ...py] : py;
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${argv.join(' ').slice(0, 80)}: ${r.stderr}`);
-  return r.stdout;
-}
 
 describe('differential: operations as a second, non-root user', { timeout: 120_000 }, () => {
   const sb = new Sandbox();
@@ -118,18 +109,7 @@ describe('differential: operations as a second, non-root user', { timeout: 120_0
   let local: string;
 
   before(async () => {
-    const vol = await sb.volume();
-    mnt = await sb.dir('mnt');
-    local = await sb.dir('local');
-    await fs.chmod(sb.root, 0o755); // the second user must reach both folders
-    sb.track(mnt);
-    const r = await sb.run(['mount', '-o', 'allow_other', vol, mnt]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(isMountedSync(mnt));
-    for (const d of [mnt, local]) {
-      await fs.mkdir(path.join(d, 'case'));
-      await fs.chmod(path.join(d, 'case'), 0o755);
-    }
+    ({ mnt, local } = await mountBesideLocal(sb, 0o755));
   });
   after(() => sb.cleanup());
 

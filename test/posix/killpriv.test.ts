@@ -5,13 +5,14 @@
  * security.capability (for anyone) exactly as on the local folder (ext4 here).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isMountedSync, Sandbox } from '../fuse/harness.js';
+import { Sandbox } from '../fuse/harness.js';
+import { mountBesideLocal, runPython as runScript, SECOND_USER as USER } from './secondUser.js';
 
-const USER = 1000;
+/** The script's output lines. */
+const runPython = (script: string, dir: string, asUser: boolean): string[] =>
+  runScript(script, dir, asUser).trim().split('\n').filter((l) => l !== '');
 
 const PRELUDE = String.raw`
 import os, sys, errno, struct
@@ -96,13 +97,6 @@ def twice():
 step('root write, setcap again, write again', twice)
 `;
 
-function runPython(script: string, dir: string, asUser: boolean): string[] {
-  const py = ['/usr/bin/python3', '-c', script, dir];
-  const argv = asUser ? ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--clear-groups', ...py] : py;
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${argv.join(' ').slice(0, 80)}: ${r.stderr}`);
-  return r.stdout.trim().split('\n').filter((l) => l !== '');
-}
 
 describe('differential: set-id bits and security.capability after write, truncate and chown', { timeout: 120_000 }, () => {
   const sb = new Sandbox();
@@ -110,19 +104,8 @@ describe('differential: set-id bits and security.capability after write, truncat
   let local: string;
 
   before(async () => {
-    const vol = await sb.volume();
-    mnt = await sb.dir('mnt');
-    local = await sb.dir('local');
-    await fs.chmod(sb.root, 0o755); // the second user must reach both folders
-    sb.track(mnt);
-    const r = await sb.run(['mount', '-o', 'allow_other', vol, mnt]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(isMountedSync(mnt));
-    for (const d of [mnt, local]) {
-      await fs.mkdir(path.join(d, 'case'));
-      await fs.chmod(path.join(d, 'case'), 0o777);
-      runPython(SETUP, path.join(d, 'case'), false);
-    }
+    ({ mnt, local } = await mountBesideLocal(sb, 0o777));
+    for (const d of [mnt, local]) runPython(SETUP, path.join(d, 'case'), false);
   });
   after(() => sb.cleanup());
 

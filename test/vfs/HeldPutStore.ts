@@ -1,21 +1,21 @@
 /** A BlockStore wrapper whose puts can be held until the test lets them go on (or fail). */
-import type { BlockInfo, BlockStore } from '../../src/block/BlockStore.js';
+import type { BlockStore } from '../../src/block/BlockStore.js';
+import { ForwardingBlockStore } from '../helpers/ForwardingBlockStore.js';
 
 interface HeldPut {
   go(): void;
   fail(err: Error): void;
 }
 
-export class HeldPutStore implements BlockStore {
-  readonly name: string;
+export class HeldPutStore extends ForwardingBlockStore {
   /** While true, new puts wait in `held` until release() or fail(). */
   holding = false;
   puts = 0;
   private held: HeldPut[] = [];
   private arrivals: Array<() => void> = [];
 
-  constructor(private readonly inner: BlockStore) {
-    this.name = `held(${inner.name})`;
+  constructor(inner: BlockStore) {
+    super(inner, 'held');
   }
 
   get waiting(): number {
@@ -39,34 +39,13 @@ export class HeldPutStore implements BlockStore {
     for (const p of this.held.splice(0)) p.fail(err);
   }
 
-  put(id: string, data: Uint8Array): Promise<void> {
+  override put(id: string, data: Uint8Array): Promise<void> {
     this.puts++;
     if (!this.holding) return this.inner.put(id, data);
     return new Promise<void>((resolve, reject) => {
       this.held.push({ go: () => this.inner.put(id, data).then(resolve, reject), fail: reject });
       for (const wake of this.arrivals.splice(0)) wake();
     });
-  }
-  get(id: string): Promise<Buffer> {
-    return this.inner.get(id);
-  }
-  getRange(id: string, offset: number, length: number): Promise<Buffer> {
-    return this.inner.getRange(id, offset, length);
-  }
-  has(id: string): Promise<boolean> {
-    return this.inner.has(id);
-  }
-  delete(id: string): Promise<void> {
-    return this.inner.delete(id);
-  }
-  list(): AsyncIterable<BlockInfo> {
-    return this.inner.list();
-  }
-  sync(): Promise<void> {
-    return this.inner.sync();
-  }
-  close(): Promise<void> {
-    return Promise.resolve(); // the harness closes the inner store
   }
 }
 
