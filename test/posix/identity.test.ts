@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox } from '../fuse/harness.js';
-import { mountBesideLocal, runPython, SECOND_USER as USER } from './secondUser.js';
+import { mountBesideLocal, PY_STEPS, runPython, SECOND_USER as USER } from './secondUser.js';
 
 const OTHER = 1001;
 const GROUP = 50;
@@ -48,14 +48,7 @@ const SCRIPT = String.raw`
 import os, sys, errno, stat
 b = sys.argv[1]
 os.umask(0o022)
-def P(p): return os.path.join(b, p)
-def step(name, fn):
-    try:
-        r = fn()
-        print(name + ': ok' + ('' if r is None else ' ' + str(r)))
-    except OSError as e:
-        print(name + ': ' + errno.errorcode[e.errno])
-def owner(p):
+${PY_STEPS}def owner(p):
     st = os.lstat(P(p)); return '%d:%d %o' % (st.st_uid, st.st_gid, st.st_mode)
 def create(p, mode=0o644):
     fd = os.open(P(p), os.O_CREAT | os.O_WRONLY | os.O_EXCL, mode); os.close(fd); return owner(p)

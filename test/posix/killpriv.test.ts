@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox } from '../fuse/harness.js';
-import { mountBesideLocal, runPython as runScript, SECOND_USER as USER } from './secondUser.js';
+import { mountBesideLocal, PY_STEPS, runPython as runScript, SECOND_USER as USER } from './secondUser.js';
 
 /** The script's output lines. */
 const runPython = (script: string, dir: string, asUser: boolean): string[] =>
@@ -17,14 +17,7 @@ const runPython = (script: string, dir: string, asUser: boolean): string[] =>
 const PRELUDE = String.raw`
 import os, sys, errno, struct
 b = sys.argv[1]
-def P(p): return os.path.join(b, p)
-def step(name, fn):
-    try:
-        r = fn()
-        print(name + ': ok' + ('' if r is None else ' ' + str(r)))
-    except OSError as e:
-        print(name + ': ' + errno.errorcode[e.errno])
-def mode(p): return '%o' % os.stat(P(p)).st_mode
+${PY_STEPS}def mode(p): return '%o' % os.stat(P(p)).st_mode
 def cap(p):
     try: return os.getxattr(P(p), 'security.capability').hex()
     except OSError as e: return errno.errorcode[e.errno]

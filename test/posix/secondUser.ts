@@ -10,6 +10,20 @@ import { isMountedSync, type Sandbox } from '../fuse/harness.js';
 
 export const SECOND_USER = 1000;
 
+/**
+ * Python helpers for the scripts (after `import os, sys, errno` and `b = sys.argv[1]`): P(path) inside
+ * the case folder, step(name, fn) prints `name: ok [result]` or `name: ERRNO`.
+ */
+export const PY_STEPS = String.raw`
+def P(p): return os.path.join(b, p)
+def step(name, fn):
+    try:
+        r = fn()
+        print(name + ': ok' + ('' if r is None else ' ' + str(r)))
+    except OSError as e:
+        print(name + ': ' + errno.errorcode[e.errno])
+`;
+
 /** Runs `script` with argv[1] = dir; returns its stdout. Fails the test if it exits non-zero. */
 export function runPython(script: string, dir: string, asUser: boolean): string {
   // Debian's python3: a per-user interpreter (pyenv under /root) is not reachable by the second user.
