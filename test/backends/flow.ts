@@ -8,7 +8,9 @@
  * (Discord), and a synchronous call into the mount would block the very server the daemon waits on.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MountedVolume } from '../helpers/mountFixture.js';
@@ -143,4 +145,20 @@ export function step(name: string): void {
   const now = performance.now();
   process.stderr.write(`# e2e step ${name} (+${last ? Math.round(now - last) : 0} ms)\n`);
   last = now;
+}
+
+/**
+ * Blocks stored by a local block store folder: block files, plus the rows of its small-block
+ * database (src/block/local/SmallBlockDb.ts), read without opening the store a mount may be using.
+ */
+export async function countLocalBlocks(dir: string): Promise<number> {
+  const files = (await fs.readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile() && /^[0-9a-f]{64}$/.test(d.name)).length;
+  const dbFile = path.join(dir, 'small.db');
+  if (!existsSync(dbFile)) return files;
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return files + (db.prepare('SELECT count(*) FROM blocks').pluck().get() as number);
+  } finally {
+    db.close();
+  }
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MountedVolume } from '../helpers/mountFixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { BLOCK_SIZE_FLAG, fullRoundTrip } from './flow.js';
+import { BLOCK_SIZE_FLAG, countLocalBlocks, fullRoundTrip } from './flow.js';
 import { listS3Keys, s3Env, s3Spec } from './backendEnv.js';
 import { S3rverProcess } from './s3rverProcess.js';
 
@@ -30,7 +30,7 @@ describe('replicated S3 + local backend through the CLI and a mount', { timeout:
     await fullRoundTrip(fx, {
       afterRemount: async () => {
         // Both replicas got every block (write quorum: all)...
-        const local = (await fs.readdir(path.join(fx.vol, 'replica'), { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).length;
+        const local = await countLocalBlocks(path.join(fx.vol, 'replica'));
         const remote = (await listS3Keys(s3, 'rep')).length;
         assert.ok(local >= 8 && remote === local, `blocks: ${local} in the local replica, ${remote} in S3`);
         // ...so with S3 gone (a crash: SIGKILL), reads come from the local copy.

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { waitFor } from '../helpers/mountinfo.js';
 import { MountedVolume } from '../helpers/mountFixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { BLOCK_SIZE_FLAG, fullRoundTrip, verifyTree, withDaemonOutput } from './flow.js';
+import { BLOCK_SIZE_FLAG, countLocalBlocks, fullRoundTrip, verifyTree, withDaemonOutput } from './flow.js';
 import { listS3Keys, s3Env, s3Spec } from './backendEnv.js';
 import { S3rverProcess } from './s3rverProcess.js';
 
@@ -30,7 +30,7 @@ describe('tiered local + S3 backend through the CLI and a mount', { timeout: 150
     // Mounted, the background copier brings the slow tier up to date (blocks written while the
     // volume was open by put/get are pushed at the next open).
     const fastDir = path.join(fx.vol, 'fast');
-    const fastBlocks = async (): Promise<number> => (await fs.readdir(fastDir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).length;
+    const fastBlocks = (): Promise<number> => countLocalBlocks(fastDir);
     await fx.mount();
     const want = await fastBlocks();
     assert.ok(want >= 10, `only ${want} blocks in the fast tier`);
