@@ -227,7 +227,7 @@ describe('Vfs permission matrix', () => {
     assert.equal((await v.vfs.setattr(ALICE, sub.ino, { gid: 1000 })).mode & 0o7777, 0o2755, 'directories keep S_ISGID');
   });
 
-  it('a write or truncate by anyone but root clears S_ISUID (and S_ISGID with group-exec)', async () => {
+  it('a write or truncate by anyone but root clears S_ISUID (and S_ISGID with group-exec, or for a writer outside the group)', async () => {
     const d = await dirOf('suid-write', ALICE, 0o777);
     const f = await fileOf(d.ino, 'f', ALICE, 0o666);
     await v.vfs.setattr(ALICE, f.ino, { mode: 0o6777 });
@@ -239,11 +239,17 @@ describe('Vfs permission matrix', () => {
     await v.vfs.write(BOB, b.fh, 0, Buffer.from('bob'));
     await v.vfs.release(BOB, b.fh);
     assert.equal((await v.vfs.getattr(ROOT, f.ino)).mode & 0o7777, 0o777);
+    // S_ISGID without group-exec (mandatory-locking style) stays for a writer in the file's group and
+    // goes for one outside it (Linux's setattr_should_drop_sgid; BOB is in group 1000, CAROL is not).
     await v.vfs.setattr(ALICE, f.ino, { mode: 0o2767 });
+    const g = await v.vfs.open(BOB, f.ino, O_WRONLY);
+    await v.vfs.write(BOB, g.fh, 0, Buffer.from('g'));
+    await v.vfs.release(BOB, g.fh);
+    assert.equal((await v.vfs.getattr(ROOT, f.ino)).mode & 0o7777, 0o2767, 'S_ISGID without group-exec stays for a group member');
     const c = await v.vfs.open(CAROL, f.ino, O_WRONLY);
     await v.vfs.write(CAROL, c.fh, 0, Buffer.from('c'));
     await v.vfs.release(CAROL, c.fh);
-    assert.equal((await v.vfs.getattr(ROOT, f.ino)).mode & 0o7777, 0o2767, 'S_ISGID without group-exec stays');
+    assert.equal((await v.vfs.getattr(ROOT, f.ino)).mode & 0o7777, 0o767, 'S_ISGID without group-exec goes for a writer outside the group');
     await v.vfs.setattr(ALICE, f.ino, { mode: 0o4777 });
     await v.vfs.setattr(CAROL, f.ino, { size: 1 });
     assert.equal((await v.vfs.getattr(ROOT, f.ino)).mode & 0o7777, 0o777, 'truncate clears S_ISUID');
