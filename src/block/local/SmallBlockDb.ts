@@ -18,7 +18,8 @@ interface Waiter {
 }
 
 /**
- * Small blocks as rows of one SQLite table (WAL journal, synchronous=NORMAL), so a small block costs
+ * Small blocks as rows of one SQLite table (WAL journal, synchronous=OFF: every fsync is ours, from
+ * the libuv pool, see sync() and checkpoint()), so a small block costs
  * a few microseconds of main-thread time instead of the open/write/close/rename/fsync round trips of
  * a file of its own.
  *
@@ -32,8 +33,9 @@ interface Waiter {
  *
  * Durability against power loss is deferred to sync(): it fsyncs the WAL file (and, the first time
  * after open, the database file and the folder, whose entries may be new). Committed frames not yet
- * checkpointed are in the WAL, which that fsync makes durable; a checkpoint under synchronous=NORMAL
- * fsyncs the WAL before and the database after copying, before the WAL may be reused.
+ * checkpointed are in the WAL, which that fsync makes durable. A checkpoint does what SQLite's own
+ * (synchronous=NORMAL) would: fsync the WAL before copying and the database after, before the WAL
+ * may be reused.
  *
  * Space: a delete frees the row's pages, which later puts reuse; auto_vacuum=INCREMENTAL lets sync()
  * return a large free list to the file system.
@@ -94,11 +96,11 @@ export class SmallBlockDb {
   }
 
   put(id: string, data: Uint8Array): Promise<void> {
-    this.bytesSinceCheckpoint += data.length;
     if (this.writesHeld) {
       const copy = Buffer.from(data);
       return this.writesHeld.then(() => this.put(id, copy));
     }
+    this.bytesSinceCheckpoint += data.length;
     return this.write(() => this.insert.run(key(id), data.length, Date.now(), data));
   }
 
@@ -203,10 +205,12 @@ export class SmallBlockDb {
   }
 
   /**
-   * Copies the WAL into the database file (synchronous=OFF: no fsync on this thread), then fsyncs the
-   * database file from the libuv pool. Writes wait meanwhile: the first write after a complete
-   * checkpoint starts the WAL over, which must not happen before the copied pages are durable, or a
-   * power loss could lose frames that an earlier sync() made durable.
+   * Fsyncs the WAL, copies it into the database file (synchronous=OFF: no fsync on this thread), then
+   * fsyncs the database file; both fsyncs from the libuv pool. The WAL first: a page torn by a power
+   * loss during the copy is repaired from its frame only if that frame is durable. Writes wait
+   * meanwhile: the first write after a complete checkpoint starts the WAL over, which must not
+   * happen before the copied pages are durable, or a power loss could lose frames that an earlier
+   * sync() made durable.
    */
   checkpoint(): Promise<void> {
     this.checkpointing ??= this.runCheckpoint().finally(() => {
@@ -224,6 +228,7 @@ export class SmallBlockDb {
       if ((this.db.pragma('freelist_count', { simple: true }) as number) > VACUUM_FREE_PAGES) {
         this.db.pragma('incremental_vacuum');
       }
+      await fsyncPath(`${this.file}-wal`, false);
       this.db.pragma('wal_checkpoint(PASSIVE)');
       await fsyncPath(this.file, false);
     } finally {
