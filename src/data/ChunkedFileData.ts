@@ -72,7 +72,6 @@ import { BlockNotFoundError, isFsError } from '../errors.js';
 import type { InodeAttr, MetaStore, Slice, Timespec } from '../meta/MetaStore.js';
 import { log } from '../util/log.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { compareTime } from '../util/time.js';
 import type { BlockCache } from './BlockCache.js';
 import { BlockFetcher } from './BlockFetcher.js';
 import { BlockUploader, type UploadLease } from './BlockUploader.js';
@@ -613,8 +612,6 @@ export class ChunkedFileData implements FileData {
         // An attribute change after the layer's writes set a ctime to keep: committed with the data.
         const attr = await this.meta.commitSlices(fb.ino, [{ chunk: layer.chunk, slices }], [lease.block], minSize, layer.mtime, layer.ctime);
         fb.committedSize = attr.size;
-        // Only a server that predates commitSlices' ctime leaves ctime = mtime: set it separately there.
-        if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
       } catch (err) {
         if (!isFsError(err, 'ENOENT')) throw err;
         log.warn({ ino: fb.ino }, 'file vanished before its buffered data was committed; discarding it');
@@ -627,8 +624,7 @@ export class ChunkedFileData implements FileData {
     } else if (lease && !lease.deduped) {
       // Stored, then truncated away before its commit: record the block unreferenced so GC frees it.
       try {
-        const attr = await this.meta.commitSlices(fb.ino, [], [lease.block], 0, layer.mtime, layer.ctime);
-        if (layer.ctime && compareTime(attr.ctime, layer.ctime) !== 0) await this.meta.setattr(fb.ino, { ctime: layer.ctime });
+        await this.meta.commitSlices(fb.ino, [], [lease.block], 0, layer.mtime, layer.ctime);
       } catch (err) {
         if (!isFsError(err, 'ENOENT')) throw err;
       }

@@ -5,7 +5,7 @@ import {
   type NewBlock, type NewInode, type RenameResult, type Slice, type Timespec, type UnlinkResult,
 } from '../meta/MetaStore.js';
 import type { HttpClient } from './HttpClient.js';
-import { ROUTES, type MetaRequest, type MetaResponse, type RemoteMetaOp } from './protocol.js';
+import { PURGE_UNLINKED_HEADER, ROUTES, type MetaRequest, type MetaResponse, type RemoteMetaOp } from './protocol.js';
 import { ProtocolError } from './remoteErrors.js';
 import type { SmallBlockStash } from './SmallBlockStash.js';
 import { decodeWire, encodeWire } from './wireCodec.js';
@@ -27,14 +27,6 @@ export interface PendingBlocks {
   /** PUT these stashed blocks now. */
   flush(ids: string[]): Promise<void>;
 }
-
-/**
- * Sent with an unlink by a client that holds no file open: the server may purge the inode in the
- * same request when that was its last name and no client has it open (one round trip per deleted
- * file instead of two). The answer then carries PURGED_WITH_UNLINK_HEADER: the inode number.
- */
-export const PURGE_UNLINKED_HEADER = 'x-mosaicfs-purge-unlinked';
-export const PURGED_WITH_UNLINK_HEADER = 'x-mosaicfs-purged';
 
 /** MetaStore over POST /v1/meta: one call = one MetaStore call on the server, in the user's own namespace. */
 export class RemoteMetaStore implements MetaStore {
@@ -150,20 +142,23 @@ export class RemoteMetaStore implements MetaStore {
   /**
    * The stashed small blocks it references travel with it (one request instead of a PUT each and
    * the commit). A ctime other than mtime is a trailing argument; a server that predates it refuses
-   * the call before doing anything, and then gets commits without it (ctime = mtime there: the
-   * returned attributes show it, and the data layer sets the ctime with a separate setattr).
+   * the call before doing anything, and then gets commits without it (ctime = mtime there) followed
+   * by a setattr of the ctime: the same outcome in two requests instead of one.
    */
   async commitSlices(
     ino: number, writes: ChunkWrite[], newBlocks: NewBlock[], minSize: number, mtime: Timespec, ctime?: Timespec,
   ): Promise<InodeAttr> {
-    const withCtime = ctime && !this.commitCtimeRefused && (ctime.sec !== mtime.sec || ctime.nsec !== mtime.nsec) ? [ctime] : [];
-    try {
-      return await this.commitOnce(ino, writes, newBlocks, minSize, mtime, withCtime);
-    } catch (err) {
-      if (withCtime.length === 0 || !isArgumentCountRefusal(err)) throw err;
-      this.commitCtimeRefused = true;
-      return this.commitOnce(ino, writes, newBlocks, minSize, mtime, []);
+    const ownCtime = ctime && (ctime.sec !== mtime.sec || ctime.nsec !== mtime.nsec) ? ctime : undefined;
+    if (ownCtime && !this.commitCtimeRefused) {
+      try {
+        return await this.commitOnce(ino, writes, newBlocks, minSize, mtime, [ownCtime]);
+      } catch (err) {
+        if (!isArgumentCountRefusal(err)) throw err;
+        this.commitCtimeRefused = true;
+      }
     }
+    const attr = await this.commitOnce(ino, writes, newBlocks, minSize, mtime, []);
+    return ownCtime ? this.setattr(ino, { ctime: ownCtime }) : attr;
   }
 
   /** Set once the server refused commitSlices' ctime argument (it predates it). */
