@@ -190,9 +190,9 @@ export class KernelFuseAdapter implements CacheInvalidator {
       },
       create: async (req, parent, name, mode, flags) => {
         const r = await vfs.create(ctx(req), parent, name, S_IFREG | (mode & 0o7777), flags);
-        // A new inode: nothing of it can be in flight, so no wait; the handle blocks stores until released.
-        if (this.readStore && mayChange(flags)) {
-          void this.readStore.openingWritable(r.attr.ino);
+        if (mayChange(flags)) {
+          // A new inode: nothing of it can be in flight, so no wait; the handle blocks stores until released.
+          void this.readStore?.openingWritable(r.attr.ino);
           this.writableHandles.set(r.fh, r.attr.ino);
         }
         return { fh: r.fh, attr: r.attr };
@@ -224,29 +224,17 @@ export class KernelFuseAdapter implements CacheInvalidator {
         return vfs.write(ctx(req), fh, offset, data);
       },
       flush: (req, _ino, fh) => vfs.flush(ctx(req), fh),
-      release: async (req, ino, fh) => {
-        const c = ctx(req);
-        this.directIoHandles.delete(fh);
-        const writable = this.writableHandles.get(fh);
-        let done!: () => void;
-        const released = new Promise<void>((resolve) => { done = resolve; });
-        const tracked = writable !== undefined && this.options.autoCache;
-        if (tracked) this.releasing.set(ino, released);
-        try {
-          try {
-            await vfs.release(c, fh);
-          } finally {
-            if (writable !== undefined) {
-              this.writableHandles.delete(fh);
-              this.readStore?.bump(writable);
-              this.readStore?.releasedWritable(writable);
-            }
-          }
-          if (this.options.autoCache) await this.rememberCacheKey(c, ino);
-        } finally {
-          done();
-          if (tracked && this.releasing.get(ino) === released) this.releasing.delete(ino);
+      release: (req, ino, fh) => {
+        const writable = this.writableHandles.has(fh);
+        const released = this.release(ctx(req), ino, fh);
+        if (writable && this.options.autoCache) {
+          const settled = released.catch(() => undefined);
+          this.releasing.set(ino, settled);
+          void settled.then(() => {
+            if (this.releasing.get(ino) === settled) this.releasing.delete(ino);
+          });
         }
+        return released;
       },
       fsync: (req, _ino, fh, datasync) => vfs.fsync(ctx(req), fh, datasync),
       fallocate: (req, ino, fh, offset, length, mode) => {
@@ -280,6 +268,21 @@ export class KernelFuseAdapter implements CacheInvalidator {
       listxattr: (req, ino) => vfs.listxattr(ctx(req), ino),
       removexattr: (req, ino, name) => vfs.removexattr(ctx(req), ino, name),
     };
+  }
+
+  private async release(c: Ctx, ino: number, fh: number): Promise<void> {
+    this.directIoHandles.delete(fh);
+    const writable = this.writableHandles.get(fh);
+    try {
+      await this.vfs.release(c, fh);
+    } finally {
+      if (writable !== undefined) {
+        this.writableHandles.delete(fh);
+        this.readStore?.bump(writable);
+        this.readStore?.releasedWritable(writable);
+      }
+    }
+    if (this.options.autoCache) await this.rememberCacheKey(c, ino);
   }
 
   /** kernel_cache: always keep the page cache; auto_cache: keep it while size and mtime are unchanged. */
