@@ -225,8 +225,9 @@ export class FuseSession {
         const fh = r.u64();
         const offset = r.u64();
         const size = r.u32();
-        const replied = ops.readReplied && ((d: Buffer) => ops.readReplied!(req, ino, fh, offset, size, d.length > size ? d.subarray(0, size) : d));
-        return this.call(req, ops.read && (() => ops.read!(req, ino, fh, offset, size)), (d) => (d.length > size ? d.subarray(0, size) : d), undefined, undefined, replied);
+        const clip = (d: Buffer) => (d.length > size ? d.subarray(0, size) : d);
+        const replied = ops.readReplied && ((d: Buffer) => ops.readReplied!(req, ino, fh, offset, size, clip(d)));
+        return this.call(req, ops.read && (() => ops.read!(req, ino, fh, offset, size)), clip, undefined, undefined, replied);
       }
       case Op.WRITE: {
         const fh = r.u64();
