@@ -25,6 +25,14 @@ export const REQUEST_HEADER = 'x-mosaicfs-request';
 export const LEASE_ON_CREATE_HEADER = 'x-mosaicfs-lease-on-create';
 export const LEASE_GRANTED_HEADER = 'x-mosaicfs-lease-granted';
 
+/**
+ * Sent with an unlink by a client that holds no file open: the server may purge the inode in the
+ * same request when that was its last name and no client has it open (one round trip per deleted
+ * file instead of two). The answer then carries PURGED_WITH_UNLINK_HEADER: the inode number.
+ */
+export const PURGE_UNLINKED_HEADER = 'x-mosaicfs-purge-unlinked';
+export const PURGED_WITH_UNLINK_HEADER = 'x-mosaicfs-purged';
+
 export const ROUTES = {
   /** GET, no auth: {ok: true, version}. */
   health: '/v1/health',

@@ -16,10 +16,10 @@ import { configDir as defaultConfigDir, loadSession, type SavedSession } from '.
 import { EventStream } from './EventStream.js';
 import { HttpClient, LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER, type HttpRequest } from './HttpClient.js';
 import { login as loginFlow, LoginFailedError, logout as logoutFlow } from './loginFlow.js';
-import { ROUTES, type ChangeEvent, type WhoamiResponse } from './protocol.js';
+import { PURGED_WITH_UNLINK_HEADER, ROUTES, type ChangeEvent, type WhoamiResponse } from './protocol.js';
 import { RemoteBlockStore } from './RemoteBlockStore.js';
 import { ThrottledError } from './remoteErrors.js';
-import { PURGED_WITH_UNLINK_HEADER, RemoteMetaStore } from './RemoteMetaStore.js';
+import { RemoteMetaStore } from './RemoteMetaStore.js';
 import { RemoteOpenLeases } from './RemoteOpenLeases.js';
 import { RequestCounter } from './RequestCounter.js';
 import { SmallBlockStash } from './SmallBlockStash.js';

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isFsError } from '../../errors.js';
 import { S_IFMT, S_IFREG, type InodeAttr, type UnlinkResult } from '../../meta/MetaStore.js';
-import { PURGE_UNLINKED_HEADER, PURGED_WITH_UNLINK_HEADER } from '../../remote/RemoteMetaStore.js';
-import { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER } from '../../remote/protocol.js';
+import { LEASE_GRANTED_HEADER, LEASE_ON_CREATE_HEADER, PURGE_UNLINKED_HEADER, PURGED_WITH_UNLINK_HEADER } from '../../remote/protocol.js';
 import { ROUTES, type MetaResponse } from '../../remote/protocol.js';
 import { decodeWire, encodeWire } from '../../remote/wireCodec.js';
 import { authenticate, inSpace, requireClientId, type ServerContext, type Session } from '../context.js';
