@@ -168,7 +168,7 @@ export class ChunkedFileData implements FileData {
   private readonly gcGraceMs: number;
   private readonly gcDelayMs: number;
   private readonly backgroundGc: boolean;
-  private readonly closeWaitsForUpload: boolean;
+  readonly closeWaitsForUpload: boolean;
   /** Background upload/commit failures not yet reported to a flush/fsync/close of the inode. */
   private readonly writeErrors = new Map<number, Error>();
   /** Fired by discard(): a pump waiting for an upload slot of a purged file stops waiting. */
@@ -356,11 +356,11 @@ export class ChunkedFileData implements FileData {
     return this.flushFile(ino, true);
   }
 
-  async flushOnClose(ino: number): Promise<void> {
-    if (this.closeWaitsForUpload) return this.flushFile(ino, true);
+  async flushOnClose(ino: number, report = true): Promise<void> {
+    if (this.closeWaitsForUpload) return this.flushFile(ino, report);
     const fb = await this.freeze(ino);
     if (fb && fb.layers.length > 0) this.pumpInBackground(fb);
-    this.reportWriteError(ino);
+    if (report) this.reportWriteError(ino);
   }
 
   setattr(ino: number, mtime: Timespec | undefined, apply: () => Promise<InodeAttr>): Promise<InodeAttr> {

@@ -45,7 +45,13 @@ export interface FileData {
    * false), start the upload in the background and return at once; a background failure is
    * remembered and reported by the next flush/fsync/close of the file. Both report a remembered error.
    */
-  flushOnClose(ino: number): Promise<void>;
+  flushOnClose(ino: number, report?: boolean): Promise<void>;
+  /**
+   * Whether flushOnClose waits until the data is committed (close-to-open consistency for other
+   * clients); false in write-back mode. With `report` false (RELEASE, whose answer nobody hears), an
+   * upload error stays remembered for the file's next flush/fsync instead of being consumed.
+   */
+  readonly closeWaitsForUpload: boolean;
   /**
    * Apply an attribute change (`apply`: the MetaStore setattr) without waiting for buffered data:
    * it runs under the file's data lock, and buffered data then commits with the explicitly set

@@ -186,7 +186,8 @@ export class KernelFuseAdapter implements CacheInvalidator {
         }
         // A handle that cannot change the file has nothing to flush at close: FLUSH would only
         // commit other handles' buffered writes, which their own close does (locks are the kernel's).
-        return { fh: r.fh, keepCache: this.keepCache(r.attr), noFlush: !changes };
+        // In write-back mode (r.noFlush) RELEASE does all a FLUSH would, so close(2) needs no request.
+        return { fh: r.fh, keepCache: this.keepCache(r.attr), noFlush: !changes || r.noFlush === true };
       },
       create: async (req, parent, name, mode, flags) => {
         const r = await vfs.create(ctx(req), parent, name, S_IFREG | (mode & 0o7777), flags);
@@ -195,7 +196,7 @@ export class KernelFuseAdapter implements CacheInvalidator {
           void this.readStore?.openingWritable(r.attr.ino);
           this.writableHandles.set(r.fh, r.attr.ino);
         }
-        return { fh: r.fh, attr: r.attr };
+        return { fh: r.fh, attr: r.attr, noFlush: r.noFlush === true };
       },
       read: async (req, ino, fh, offset, size) => {
         const plan = this.directIoHandles.has(fh) ? null : this.readStore?.plan(ino, offset, size);

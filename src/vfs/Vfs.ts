@@ -342,7 +342,7 @@ export class Vfs implements VfsApi {
       const leaseWrite = this.leased.get(fh);
       this.leased.delete(fh);
       try {
-        await this.data.flushOnClose(h.ino);
+        await this.data.flushOnClose(h.ino, false); // FLUSH reported to close(2); errors stay for fsync
       } finally {
         // After the flush: the data is committed before another client can take the write lease
         // (remote mounts: their data layer's close waits for the commit).
@@ -574,7 +574,7 @@ export class Vfs implements VfsApi {
       };
       const fh = this.handles.addFile(handle);
       if (leaseTaken) this.leased.set(fh, leaseWrite);
-      return { fh, attr };
+      return { fh, attr, noFlush: !this.data.closeWaitsForUpload };
     } catch (err) {
       if (leaseTaken) await this.leases?.release(ino, leaseWrite).catch(() => {});
       await this.releaseHold(ino);

@@ -51,6 +51,13 @@ export interface ReaddirEntry {
 export interface OpenResult {
   fh: number;
   attr: InodeAttr;
+  /**
+   * Each close(2) of this handle (FUSE FLUSH) has nothing to do that the last close (RELEASE) does
+   * not: the data layer does not wait for uploads at close (write-back), so a binding may tell the
+   * kernel not to send FLUSH (FOPEN_NOFLUSH). A background upload's failure is then reported by the
+   * next fsync (as on ext4), not by close.
+   */
+  noFlush?: boolean;
 }
 
 export type { InodeAttr, Timespec };

@@ -86,6 +86,26 @@ describe('write-back close (close does not wait for the upload)', () => {
     assert.equal((await v.meta.getattr(ino)).size, CONTENT.length, 'the retry stored it');
   });
 
+  it('handles say noFlush; a RELEASE without a FLUSH (FOPEN_NOFLUSH) keeps an upload error for the next fsync', async () => {
+    store.holding = true;
+    const created = await v.vfs.create(ROOT, ROOT_INO, 'n', 0o644, O_CREAT | O_EXCL | O_WRONLY);
+    assert.equal(created.noFlush, true, 'write-back: RELEASE does what FLUSH would');
+    await v.vfs.write(ROOT, created.fh, 0, CONTENT);
+    await v.vfs.release(ROOT, created.fh); // close(2) with FOPEN_NOFLUSH: no FLUSH before it
+    await store.heldPuts(1);
+    store.fail(new FsError('EIO', 'injected: store down'));
+    await v.data.whenIdle();
+    // A reader's open and close (cat) must not consume the error nobody has been told about.
+    const reader = await v.vfs.open(ROOT, created.attr.ino, O_RDONLY);
+    assert.deepEqual(await v.vfs.read(ROOT, reader.fh, 0, 10_000), CONTENT, 'still readable from the buffer');
+    await v.vfs.release(ROOT, reader.fh);
+    const w = await v.vfs.open(ROOT, created.attr.ino, O_WRONLY);
+    await rejectsWith(v.vfs.fsync(ROOT, w.fh, false), 'EIO');
+    await v.vfs.fsync(ROOT, w.fh, false);
+    assert.equal((await v.meta.getattr(created.attr.ino)).size, CONTENT.length, 'the retry stored it');
+    await v.vfs.release(ROOT, w.fh);
+  });
+
   it('utimens and chmod after the write survive the background commit; ctime never goes back', async () => {
     store.holding = true;
     const { fh, attr } = await v.vfs.create(ROOT, ROOT_INO, 'd', 0o644, O_CREAT | O_WRONLY);

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { KernelFuseAdapter } from '../../../src/fuse/KernelFuseAdapter.js';
 import { parseMountOptions } from '../../../src/fuse/mountOptions.js';
 import type { VfsApi } from '../../../src/vfs/types.js';
-import { makeVolume, type TempVolume } from '../../vfs/harness.js';
+import { makeVolume, type PartsOptions, type TempVolume } from '../../vfs/harness.js';
 
 const run = promisify(execFile);
 
@@ -41,10 +41,12 @@ export interface KernelMountOptions {
   options?: string;
   /** Wrap the VFS (e.g. to slow down reads). */
   wrap?: (vfs: VfsApi) => VfsApi;
+  /** How the volume's parts are built (e.g. write-back close, a fault-injecting block store). */
+  volume?: PartsOptions;
 }
 
 export async function mountKernel(o: KernelMountOptions = {}): Promise<KernelMount> {
-  const volume = await makeVolume();
+  const volume = await makeVolume(o.volume);
   const base = await mkdtemp(path.join(os.tmpdir(), 'mosaicfs-kmnt-'));
   const mnt = path.join(base, 'mnt');
   await mkdir(mnt);
