@@ -115,6 +115,7 @@ async function openParts(p: DaemonParams): Promise<Running> {
       diskCache,
       writeBufferBytes: p.options.writeBuffer,
       closeWaitsForUpload: false, // one process owns the volume: close need not wait (fsync does)
+      writebackDelayMs: p.options.writebackDelay * 1000,
     });
     const vfs = new Vfs({ meta: volume.meta, data, blockSize, volumeDir: volume.dir, readonly: p.options.readonly });
     const opened = volume;

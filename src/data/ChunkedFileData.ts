@@ -83,6 +83,7 @@ import { Semaphore } from './Semaphore.js';
 import { SliceCache } from './SliceCache.js';
 import { type Piece, resolveSlices, visibleSliceIndexes } from './slices.js';
 import { DEFAULT_WRITE_BUFFER_BYTES, type FileBuffer, type Layer, WriteBuffer, packLayer } from './WriteBuffer.js';
+import { WritebackQueue } from './WritebackQueue.js';
 
 export interface ChunkedFileDataOptions {
   meta: MetaStore;
@@ -111,6 +112,12 @@ export interface ChunkedFileDataOptions {
    * close-to-open consistency for remote mounts). False: close starts the upload and returns.
    */
   closeWaitsForUpload?: boolean;
+  /**
+   * With closeWaitsForUpload false: how long a closed file's buffered data waits before its upload
+   * starts, in ms (default 0: at close). Files deleted meanwhile are never uploaded; queued bytes
+   * beyond half the write buffer start at once, oldest first. See WritebackQueue.
+   */
+  writebackDelayMs?: number;
   /** Blocks at least this big are probed for dedup before their upload (default 256 KiB). */
   dedupProbeMinBytes?: number;
 }
@@ -158,6 +165,8 @@ const SEQUENTIAL_WINDOW = 2 * 1024 * 1024;
 const SEQUENTIAL_STREAK = 2;
 
 const DISCARDED = Symbol('discarded');
+/** Closed files that may wait for a delayed upload at once (each costs a FileBuffer in memory). */
+const MAX_FILES_AWAITING_WRITEBACK = 16_384;
 
 export class ChunkedFileData implements FileData {
   private readonly meta: MetaStore;
@@ -171,6 +180,14 @@ export class ChunkedFileData implements FileData {
   readonly closeWaitsForUpload: boolean;
   /** Background upload/commit failures not yet reported to a flush/fsync/close of the inode. */
   private readonly writeErrors = new Map<number, Error>();
+  /** Closed files waiting for their delayed upload (null: uploads start at close). */
+  private readonly writeback: WritebackQueue | null;
+  /**
+   * Files truncated to zero since their last close: their next close starts the upload at once
+   * instead of queueing it (ext4's auto_da_alloc), so a crash soon after rewriting a file in place
+   * is less likely to leave it empty.
+   */
+  private readonly rewritten = new Set<number>();
   /** Fired by discard(): a pump waiting for an upload slot of a purged file stops waiting. */
   private readonly discardSignals = new WeakMap<FileBuffer, { promise: Promise<void>; fire: () => void }>();
   private readonly diskCache?: DiskCache;
@@ -204,6 +221,10 @@ export class ChunkedFileData implements FileData {
     this.uploader = new BlockUploader(opts.meta, opts.blocks, opts.codec, this.gcLock, opts.uploadConcurrency ?? 4, undefined, opts.dedupProbeMinBytes);
     this.buffer = new WriteBuffer(opts.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES, opts.chunkSize);
     this.prefetchSlots = new Semaphore(Math.max(1, this.readAheadChunks));
+    const delay = opts.writebackDelayMs ?? 0;
+    this.writeback = !this.closeWaitsForUpload && delay > 0
+      ? new WritebackQueue(delay, this.buffer.bound / 2, MAX_FILES_AWAITING_WRITEBACK, (ino) => this.startWriteback(ino))
+      : null;
   }
 
   // ---- reads ----
@@ -338,6 +359,7 @@ export class ChunkedFileData implements FileData {
   }
 
   truncate(ino: number, size: number, now: Timespec): Promise<InodeAttr> {
+    if (size === 0 && this.writeback) this.rewritten.add(ino);
     return this.locks.run(ino, async () => {
       const fb = this.buffer.file(ino);
       if (fb) this.buffer.clip(fb, size, now);
@@ -358,8 +380,9 @@ export class ChunkedFileData implements FileData {
 
   async flushOnClose(ino: number, report = true): Promise<void> {
     if (this.closeWaitsForUpload) return this.flushFile(ino, report);
-    const fb = await this.freeze(ino);
-    if (fb && fb.layers.length > 0) this.pumpInBackground(fb);
+    const dirty = this.buffer.file(ino)?.dirtyBytes ?? 0;
+    if (this.writeback && dirty > 0 && !this.rewritten.delete(ino)) this.writeback.add(ino, dirty);
+    else await this.startWriteback(ino);
     if (report) this.reportWriteError(ino);
   }
 
@@ -373,6 +396,7 @@ export class ChunkedFileData implements FileData {
   }
 
   async discard(ino: number): Promise<void> {
+    this.forgetWriteback(ino);
     const fb = await this.locks.run(ino, () => {
       const fb = this.buffer.file(ino);
       if (fb) {
@@ -406,6 +430,7 @@ export class ChunkedFileData implements FileData {
 
   drop(ino: number): void {
     this.writeErrors.delete(ino);
+    this.forgetWriteback(ino);
     const fb = this.buffer.drop(ino);
     if (fb) {
       for (const layer of fb.layers) this.abandonUpload(layer);
@@ -425,6 +450,7 @@ export class ChunkedFileData implements FileData {
     try {
       await this.flushAll();
     } finally {
+      this.writeback?.stop();
       if (this.gcTimer) clearTimeout(this.gcTimer);
       this.gcTimer = null;
       await this.whenIdle();
@@ -434,6 +460,7 @@ export class ChunkedFileData implements FileData {
 
   /** Resolves once background work (uploads, compactions, read-ahead, GC) has settled. */
   async whenIdle(): Promise<void> {
+    this.writeback?.startAll();
     for (;;) {
       const pumps = [...this.buffer.files.values()].map((fb) => fb.pumping).filter((p) => p !== undefined);
       const tasks = [...this.backgroundTasks, ...pumps.map((p) => p.catch(() => {}))];
@@ -478,6 +505,7 @@ export class ChunkedFileData implements FileData {
    * background failure; buffer pressure and unmount flush files of others.
    */
   private async flushFile(ino: number, own: boolean): Promise<void> {
+    this.writeback?.remove(ino);
     const fb = await this.freeze(ino);
     try {
       if (fb) await this.pump(fb);
@@ -518,6 +546,20 @@ export class ChunkedFileData implements FileData {
     const upload = layer.upload as Promise<UploadLease | null> | undefined;
     layer.upload = undefined;
     upload?.then((lease) => lease?.release(), () => {});
+  }
+
+  /** Freeze the file's buffered data and upload it in the background (write-back close). */
+  private startWriteback(ino: number): Promise<void> {
+    const started = this.freeze(ino).then((fb) => {
+      if (fb && fb.layers.length > 0) this.pumpInBackground(fb);
+    });
+    this.background(started);
+    return started;
+  }
+
+  private forgetWriteback(ino: number): void {
+    this.writeback?.remove(ino);
+    this.rewritten.delete(ino);
   }
 
   private pumpInBackground(fb: FileBuffer): void {

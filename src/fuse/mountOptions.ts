@@ -22,6 +22,9 @@
  * - negative_timeout=0: a name that was just created is never reported missing from a stale cache.
  * - auto_cache ON: the page cache survives close/open while size and mtime are unchanged (warm
  *   re-reads ~5x faster); `kernel_cache` keeps it unconditionally, `no_auto_cache` turns it off.
+ * - writeback_delay=3 (embedded volumes): a closed file's buffered data is uploaded 3 s after its
+ *   first close (sooner when fsync'd, when the buffer is half full, or at unmount), as ext4 delays
+ *   allocation; a file deleted before then is never uploaded. 0 starts the upload at close.
  * - read_store ON (kernel binding only): after a READ, the rest of its 64 KiB segment goes into the
  *   kernel's page cache (FUSE_NOTIFY_STORE, src/fuse/kernel/readStore.ts), so random reads near an
  *   earlier miss are page-cache hits; `no_read_store` turns it off.
@@ -48,6 +51,8 @@ export interface MountOptions {
   diskCacheSize?: number;
   /** Push the rest of a read's segment into the kernel page cache (kernel binding). */
   readStore: boolean;
+  /** Seconds a closed file's buffered data waits before its upload starts (embedded volumes). */
+  writebackDelay: number;
 }
 
 export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
@@ -65,6 +70,7 @@ export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
   cacheSize: 64 * 1024 * 1024,
   writeBuffer: 64 * 1024 * 1024,
   readStore: true,
+  writebackDelay: 3,
 });
 
 /** libfuse2's path API gives each name of a hard link its own kernel inode: no attribute cache (see above). */
@@ -84,7 +90,7 @@ const flag = (apply: (o: MountOptions) => void): Setter => (o, value, name) => {
   if (value !== undefined) throw new MountOptionError(`mount option ${name} takes no value`);
   apply(o);
 };
-const seconds = (key: 'attrTimeout' | 'entryTimeout' | 'negativeTimeout'): Setter => (o, value, name) => {
+const seconds = (key: 'attrTimeout' | 'entryTimeout' | 'negativeTimeout' | 'writebackDelay'): Setter => (o, value, name) => {
   const n = Number(required(value, name));
   if (!Number.isFinite(n) || n < 0) throw new MountOptionError(`mount option ${name} needs a number of seconds >= 0, got "${value}"`);
   o[key] = n;
@@ -109,6 +115,7 @@ const SETTERS: Record<string, Setter> = {
   attr_timeout: seconds('attrTimeout'),
   entry_timeout: seconds('entryTimeout'),
   negative_timeout: seconds('negativeTimeout'),
+  writeback_delay: seconds('writebackDelay'),
   kernel_cache: flag((o) => { o.kernelCache = true; }),
   auto_cache: flag((o) => { o.autoCache = true; }),
   no_auto_cache: flag((o) => { o.autoCache = false; }),
@@ -167,6 +174,7 @@ export function formatMountOptions(o: MountOptions): string {
     `write_buffer=${o.writeBuffer}`,
     o.diskCacheSize !== undefined && `disk_cache_size=${o.diskCacheSize}`,
     !o.readStore && 'no_read_store',
+    `writeback_delay=${o.writebackDelay}`,
   ];
   return parts.filter((p): p is string => typeof p === 'string').join(',');
 }

@@ -257,6 +257,10 @@ export class Vfs implements VfsApi {
         if (isDir(source)) checkPermission(ctx, source, W_OK);
         if ((flags & RENAME_EXCHANGE) !== 0 && target && isDir(target)) checkPermission(ctx, target, W_OK);
       }
+      // Replacing a file with one whose data is still buffered (write a temporary file, rename it
+      // over the old one): commit that data first, so a crash never leaves the name empty where
+      // the old file was whole (ext4's auto_da_alloc starts that write-back at rename, too).
+      if (target && (flags & RENAME_EXCHANGE) === 0 && this.data.pending(source.ino)) await this.data.flush(source.ino);
       const res = await this.meta.rename(parent, name, newParent, newName, flags, now());
       if (res.replaced && res.replaced.nlink === 0) await this.purgeIfUnused(res.replaced.ino);
     });

@@ -37,6 +37,10 @@ export interface PartsOptions {
   /** ChunkedFileData's option (default true); false is the embedded volume's write-back close. */
   closeWaitsForUpload?: boolean;
   uploadConcurrency?: number;
+  /** ChunkedFileData's delayed write-back of closed files, ms (default 0: upload at close). */
+  writebackDelayMs?: number;
+  /** ChunkedFileData's write buffer bound, bytes (default 64 MiB). */
+  writeBufferBytes?: number;
   /** What the data layer talks to instead of the local block store itself (a wrapper around it). */
   wrapBlocks?: (store: LocalBlockStore) => BlockStore;
 }
@@ -51,6 +55,7 @@ export async function openParts(dir: string, keys: { idKey: Buffer; encKey: Buff
     meta, blocks: opts.wrapBlocks ? opts.wrapBlocks(blocks) : blocks, codec: new AesGcmBlockCodec(keys), chunkSize,
     cache: new BlockCache(8 * 1024 * 1024), gcDelayMs: 60_000,
     closeWaitsForUpload: opts.closeWaitsForUpload, uploadConcurrency: opts.uploadConcurrency,
+    writebackDelayMs: opts.writebackDelayMs, writeBufferBytes: opts.writeBufferBytes,
   });
   const vfs = new Vfs({ meta, data, blockSize: chunkSize, volumeDir: dir, readonly: opts.readonly });
   await vfs.ready;
