@@ -6,6 +6,8 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 export interface BenchConfig {
   quick: boolean;
   targets: TargetName[];
+  /** Rounds of all targets, alternating their order; ratios are then medians of per-round ratios. */
+  rounds: number;
   /** Sequential write/read and time-to-first-byte file. */
   seqBytes: number;
   /** File that the 4 KiB random reads and writes hit. */
@@ -46,7 +48,7 @@ export function formatBytes(n: number): string {
 }
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${TARGET_NAMES.join(",")}]
-       [--size 512M] [--rss-size 2G] [--random-seconds 10] [--work-root DIR] [--results DIR]`;
+       [--size 512M] [--rss-size 2G] [--random-seconds 10] [--rounds 1] [--work-root DIR] [--results DIR]`;
 
 export function parseArgs(argv: string[], defaults: { workRoot: string; resultsDir: string }): BenchConfig {
   const opts = new Map<string, string>();
@@ -64,7 +66,7 @@ export function parseArgs(argv: string[], defaults: { workRoot: string; resultsD
       opts.set(key, value);
     } else throw new Error(`unexpected argument ${arg}\n${USAGE}`);
   }
-  const known = new Set(['only', 'size', 'rss-size', 'random-seconds', 'work-root', 'results']);
+  const known = new Set(['only', 'size', 'rss-size', 'random-seconds', 'rounds', 'work-root', 'results']);
   for (const key of opts.keys()) if (!known.has(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
 
   const targets = opts.has('only')
@@ -74,10 +76,14 @@ export function parseArgs(argv: string[], defaults: { workRoot: string; resultsD
     if (!(TARGET_NAMES as readonly string[]).includes(t)) throw new Error(`unknown target ${t}; known: ${TARGET_NAMES.join(', ')}`);
   }
 
+  const rounds = opts.has('rounds') ? Number(opts.get('rounds')) : 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds needs a whole number >= 1, got ${opts.get('rounds')}`);
+
   const seqBytes = opts.has('size') ? parseSize(opts.get('size')!) : (quick ? 128 : 512) * MiB;
   return {
     quick,
     targets: targets as TargetName[],
+    rounds,
     seqBytes,
     randomFileBytes: (quick ? 64 : 256) * MiB,
     randomSeconds: opts.has('random-seconds') ? Number(opts.get('random-seconds')) : quick ? 3 : 10,

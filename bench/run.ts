@@ -1,6 +1,7 @@
-// The benchmark harness: node dist/bench/run.js [--quick] [--only a,b] [--size 512M]
+// The benchmark harness: node dist/bench/run.js [--quick] [--only a,b] [--size 512M] [--rounds N]
 // Measures a local folder, a mosaicfs mount, rclone mount and sshfs in one run,
 // prints a table and writes bench/results/<date>.{json,md}. Not part of npm test.
+// With --rounds N every target runs N times, in alternating order, each time after a machine-speed probe.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,9 +9,11 @@ import { benchTarget, failedPhases, mergeFallback, progress } from './benchTarge
 import { formatBytes, parseArgs, treeDirCount, type BenchConfig, type TargetName } from './config.js';
 import type { TargetResult } from './metrics.js';
 import { PHASES } from './phases.js';
+import { probeMachine } from './machineProbe.js';
 import { isRoot, run } from './proc.js';
 import { renderMarkdown, renderText, type RunReport } from './report.js';
 import { repoRoot } from './repoRoot.js';
+import { mergeRounds, roundOrder, type RoundResult } from './rounds.js';
 import { WorkloadRunner } from './runWorkload.js';
 import { makeTarball } from './tarball.js';
 import { LocalTarget } from './targets/localTarget.js';
@@ -93,13 +96,14 @@ async function main(): Promise<void> {
 
   const runner = new WorkloadRunner();
   const results: TargetResult[] = [];
+  const rounds: RoundResult[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   try {
     const machine = await describeMachine(cfg.workRoot);
     const tarball = await makeTarball(runRoot);
     progress(`tarball: ${tarball.entries} entries, ${formatBytes(tarball.bytes)} of file data`);
     const runCfg = { ...cfg, workRoot: runRoot };
-    for (const name of cfg.targets) {
+    const benchOne = async (name: TargetName): Promise<TargetResult> => {
       const target = makeTarget(name, runRoot);
       active = target;
       const result = await benchTarget(target, runCfg, tarball, PHASES, runner);
@@ -111,14 +115,36 @@ async function main(): Promise<void> {
         mergeFallback(result, await benchTarget(fallback, runCfg, tarball, retry, runner));
       }
       active = undefined;
-      results.push(result);
+      return result;
+    };
+    if (cfg.rounds === 1) {
+      for (const name of cfg.targets) results.push(await benchOne(name));
+    } else {
+      for (let i = 0; i < cfg.rounds; i++) {
+        const round: RoundResult = { round: i + 1, order: [], probes: [], results: [] };
+        for (const name of roundOrder(cfg.targets, i)) {
+          const probe = await probeMachine(runRoot, name);
+          progress(`round ${i + 1}/${cfg.rounds}, before ${name}: cpu loop ${probe.cpuMs.toFixed(0)} ms, 64 KiB write+fsync ${probe.fsyncMs.toFixed(1)} ms`);
+          round.probes.push(probe);
+          const result = await benchOne(name);
+          round.order.push(result.label);
+          round.results.push(result);
+        }
+        rounds.push(round);
+      }
+      results.push(...mergeRounds(rounds));
     }
     const report: RunReport = {
       date,
       mode: cfg.quick ? 'quick' : 'full',
       machine,
-      config: { ...configSummary(cfg), tarball: `${tarball.entries} entries, ${formatBytes(tarball.bytes)}` },
+      config: {
+        ...configSummary(cfg),
+        tarball: `${tarball.entries} entries, ${formatBytes(tarball.bytes)}`,
+        ...(cfg.rounds > 1 ? { rounds: cfg.rounds } : {}),
+      },
       results,
+      ...(cfg.rounds > 1 ? { rounds } : {}),
     };
     console.log(renderText(report));
     await mkdir(cfg.resultsDir, { recursive: true });
