@@ -32,7 +32,7 @@ interface MountCliOptions {
 }
 
 const MOUNT_OPTIONS_HELP =
-  'mount options, comma-separated (repeatable): allow_other, ro, default_permissions (default) / no_default_permissions, ' +
+  'mount options, comma-separated (repeatable): allow_other, ro, default_permissions / no_default_permissions (default: on, except for a mount by root without allow_other), ' +
   'attr_timeout=S (1), entry_timeout=S (1), negative_timeout=S (0), kernel_cache, auto_cache (default) / no_auto_cache, ' +
   'nonempty, fsname=NAME, cache_size=SIZE (64M), write_buffer=SIZE (64M), disk_cache_size=SIZE (0 = off)';
 

@@ -20,7 +20,7 @@ import { FuseSession } from './kernel/FuseSession.js';
 import { mountFuse, unmountFuse } from './kernel/mount.js';
 import type { FuseOps, FuseRequest, Opened, SetattrIn } from './kernel/ops.js';
 import { ReadStore, type StorePlan } from './kernel/readStore.js';
-import type { MountOptions } from './mountOptions.js';
+import { resolveDefaultPermissions, type MountOptions } from './mountOptions.js';
 import { fuseStatsEnabled, OpStats } from './opStats.js';
 
 export interface KernelFuseAdapterOptions {
@@ -79,7 +79,8 @@ export class KernelFuseAdapter implements CacheInvalidator {
     if (this.session) throw new Error('already mounted');
     const o = this.options;
     const fd = mountFuse(this.mountpoint, {
-      fsname: o.fsname, subtype: 'mosaicfs', allowOther: o.allowOther, defaultPermissions: o.defaultPermissions, readonly: o.readonly,
+      fsname: o.fsname, subtype: 'mosaicfs', allowOther: o.allowOther, readonly: o.readonly,
+      defaultPermissions: resolveDefaultPermissions(o, process.getuid?.() ?? -1),
     });
     const stats = fuseStatsEnabled() ? new OpStats() : undefined;
     const session = new FuseSession(fd, this.operations(), {

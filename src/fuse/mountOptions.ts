@@ -2,9 +2,17 @@
  * `-o a,b=c` mount options, as other FUSE file systems take them (so an fstab line works later).
  *
  * Defaults, chosen for one writer (this mount holds the volume lock, nobody else changes it):
- * - default_permissions ON: fuse-native never tells us the caller's uid/gid, so the kernel must
- *   enforce permissions from the attributes we return (`no_default_permissions` turns it off; then
- *   NOTHING is checked, since the VFS only sees root).
+ * - default_permissions: unless given (`default_permissions` / `no_default_permissions`), on for
+ *   every mount except one of the kernel binding made by root without allow_other
+ *   (resolveDefaultPermissions). fuse-native never tells us the caller's uid/gid, so there the
+ *   kernel must enforce permissions from the attributes we return (off means NOTHING is checked, as
+ *   the VFS only sees root). The kernel binding passes the caller to the VFS, which checks every
+ *   operation itself; only root (uid and gid 0) can reach a mount without allow_other, and root passes
+ *   every check the kernel would make from the attributes (exec bits on files the kernel still checks
+ *   without the option), so the option would only cost a GETATTR of the parent after each change of a
+ *   directory (the kernel drops the directory's attributes and refreshes them for its next check).
+ *   One difference remains: a uid-0 caller stripped of CAP_DAC_OVERRIDE is refused by the kernel
+ *   with the option and served without it (FUSE requests carry no capabilities).
  * - binding=kernel (default) or binding=fuse-native: which FUSE binding serves the mount. kernel is
  *   mosaicfs's own (src/fuse/kernel/): inode based, caller identity, ns times, rename flags.
  * - attr_timeout=1 with the kernel binding (real inode numbers: one kernel inode per file, so hard
@@ -35,7 +43,8 @@ export interface MountOptions {
   binding: FuseBinding;
   allowOther: boolean;
   readonly: boolean;
-  defaultPermissions: boolean;
+  /** 'auto': see resolveDefaultPermissions. */
+  defaultPermissions: boolean | 'auto';
   attrTimeout: number;
   entryTimeout: number;
   negativeTimeout: number;
@@ -59,7 +68,7 @@ export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
   binding: 'kernel' as FuseBinding,
   allowOther: false,
   readonly: false,
-  defaultPermissions: true,
+  defaultPermissions: 'auto',
   attrTimeout: 1,
   entryTimeout: 1,
   negativeTimeout: 0,
@@ -162,7 +171,8 @@ export function formatMountOptions(o: MountOptions): string {
     `binding=${o.binding}`,
     o.allowOther && 'allow_other',
     o.readonly && 'ro',
-    o.defaultPermissions ? 'default_permissions' : 'no_default_permissions',
+    o.defaultPermissions === true && 'default_permissions',
+    o.defaultPermissions === false && 'no_default_permissions',
     `attr_timeout=${o.attrTimeout}`,
     `entry_timeout=${o.entryTimeout}`,
     `negative_timeout=${o.negativeTimeout}`,
@@ -192,13 +202,22 @@ function required(value: string | undefined, name: string): string {
   return value;
 }
 
+/**
+ * Whether the kernel checks permissions from our attributes (mount option default_permissions).
+ * 'auto': off only for the kernel binding mounted by root without allow_other (see the top comment).
+ */
+export function resolveDefaultPermissions(o: MountOptions, mounterUid: number): boolean {
+  if (o.defaultPermissions !== 'auto') return o.defaultPermissions;
+  return o.binding !== 'kernel' || o.allowOther || mounterUid !== 0;
+}
+
 /** libfuse options for these mount options (the kernel-facing part). */
 export function fuseOptionList(o: MountOptions): string[] {
   const list = [
     'big_writes', 'max_write=1048576', 'use_ino', `fsname=${o.fsname}`, 'subtype=mosaicfs',
     `attr_timeout=${o.attrTimeout}`, `entry_timeout=${o.entryTimeout}`, `negative_timeout=${o.negativeTimeout}`,
   ];
-  if (o.defaultPermissions) list.push('default_permissions');
+  if (o.defaultPermissions !== false) list.push('default_permissions'); // fuse-native: 'auto' is on
   if (o.allowOther) list.push('allow_other');
   if (o.readonly) list.push('ro');
   if (o.kernelCache) list.push('kernel_cache');

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  DEFAULT_MOUNT_OPTIONS, formatMountOptions, fuseOptionList, MountOptionError, parseMountOptions, parseSize,
+  DEFAULT_MOUNT_OPTIONS, formatMountOptions, fuseOptionList, MountOptionError, parseMountOptions, parseSize, resolveDefaultPermissions,
 } from '../../src/fuse/mountOptions.js';
 import { parseMountinfo } from '../../src/fuse/mountinfo.js';
 
 describe('mount options', () => {
-  it('defaults: our own kernel binding, default_permissions on, 1 s attr/entry cache, no negative cache, auto_cache, no disk cache', () => {
+  it('defaults: our own kernel binding, default_permissions auto, 1 s attr/entry cache, no negative cache, auto_cache, no disk cache', () => {
     const o = parseMountOptions([]);
     assert.deepEqual(o, { ...DEFAULT_MOUNT_OPTIONS });
     assert.equal(o.binding, 'kernel');
     assert.equal(o.attrTimeout, 1);
     assert.equal(o.entryTimeout, 1);
-    assert.equal(o.defaultPermissions, true);
+    assert.equal(o.defaultPermissions, 'auto');
     assert.equal(o.negativeTimeout, 0);
     assert.equal(o.diskCacheSize, undefined);
     const list = fuseOptionList(o);
@@ -20,6 +20,21 @@ describe('mount options', () => {
       assert.ok(list.includes(want), `missing ${want} in ${list.join(',')}`);
     }
     assert.ok(!list.includes('allow_other'));
+  });
+
+  it('default_permissions auto: off only for the kernel binding mounted by root without allow_other', () => {
+    const auto = parseMountOptions([]);
+    assert.equal(resolveDefaultPermissions(auto, 0), false, 'root, kernel binding, no allow_other');
+    assert.equal(resolveDefaultPermissions(auto, 1000), true, 'a normal user');
+    assert.equal(resolveDefaultPermissions(parseMountOptions(['allow_other']), 0), true, 'other users can reach the mount');
+    assert.equal(resolveDefaultPermissions(parseMountOptions(['binding=fuse-native']), 0), true, 'fuse-native hides the caller');
+    assert.ok(fuseOptionList(parseMountOptions(['binding=fuse-native'])).includes('default_permissions'));
+    assert.equal(resolveDefaultPermissions(parseMountOptions(['default_permissions']), 0), true, 'asked for');
+    assert.equal(resolveDefaultPermissions(parseMountOptions(['no_default_permissions', 'allow_other']), 1000), false, 'refused');
+    for (const given of [[], ['default_permissions'], ['no_default_permissions']]) {
+      const o = parseMountOptions(given);
+      assert.deepEqual(parseMountOptions([formatMountOptions(o)]), o, `round trip of ${given.join(',') || 'the default'}`);
+    }
   });
 
   it('parses every documented option, repeated -o strings, later wins', () => {
