@@ -381,7 +381,8 @@ export class ChunkedFileData implements FileData {
   async flushOnClose(ino: number, report = true): Promise<void> {
     if (this.closeWaitsForUpload) return this.flushFile(ino, report);
     const dirty = this.buffer.file(ino)?.dirtyBytes ?? 0;
-    if (this.writeback && dirty > 0 && !this.rewritten.delete(ino)) this.writeback.add(ino, dirty);
+    const rewritten = this.rewritten.delete(ino); // a close ends the "truncated since the last close" mark
+    if (this.writeback && dirty > 0 && !rewritten) this.writeback.add(ino, dirty);
     else await this.startWriteback(ino);
     if (report) this.reportWriteError(ino);
   }

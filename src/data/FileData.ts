@@ -43,13 +43,14 @@ export interface FileData {
   /**
    * What close (FUSE FLUSH/RELEASE) does: `flush`, or, in write-back mode (closeWaitsForUpload
    * false), start the upload in the background and return at once; a background failure is
-   * remembered and reported by the next flush/fsync/close of the file. Both report a remembered error.
+   * remembered and reported by the next flush/fsync/close of the file. Both report a remembered error,
+   * unless `report` is false (RELEASE, whose answer nobody hears): the error then stays remembered
+   * for the file's next flush/fsync instead of being consumed.
    */
   flushOnClose(ino: number, report?: boolean): Promise<void>;
   /**
    * Whether flushOnClose waits until the data is committed (close-to-open consistency for other
-   * clients); false in write-back mode. With `report` false (RELEASE, whose answer nobody hears), an
-   * upload error stays remembered for the file's next flush/fsync instead of being consumed.
+   * clients); false in write-back mode.
    */
   readonly closeWaitsForUpload: boolean;
   /**

@@ -18,14 +18,6 @@ export class WritebackQueue {
     private readonly start: (ino: number) => void,
   ) {}
 
-  get size(): number {
-    return this.queued.size;
-  }
-
-  has(ino: number): boolean {
-    return this.queued.has(ino);
-  }
-
   /** The file was closed with `bytes` buffered: queue it (or update its bytes if already queued). */
   add(ino: number, bytes: number): void {
     const q = this.queued.get(ino);
@@ -51,8 +43,7 @@ export class WritebackQueue {
 
   /** Start every queued file now (unmount, whenIdle). */
   startAll(): void {
-    while (this.queued.size > 0) this.startOldest();
-    this.disarm();
+    while (this.queued.size > 0) this.startOldest(); // the last remove() disarms the timer
   }
 
   stop(): void {
@@ -67,8 +58,7 @@ export class WritebackQueue {
 
   private arm(): void {
     if (this.timer || this.queued.size === 0) return;
-    const [first] = this.queued.values();
-    this.timer = setTimeout(() => this.fire(), Math.max(0, first.due - Date.now()));
+    this.timer = setTimeout(() => this.fire(), Math.max(0, this.oldest().due - Date.now()));
     this.timer.unref(); // as the GC timer: whoever owns the data layer closes it (close() uploads everything)
   }
 
@@ -80,11 +70,12 @@ export class WritebackQueue {
   private fire(): void {
     this.timer = null;
     const now = Date.now();
-    for (const [ino, q] of this.queued) {
-      if (q.due > now) break;
-      this.remove(ino);
-      this.start(ino);
-    }
+    while (this.queued.size > 0 && this.oldest().due <= now) this.startOldest();
     this.arm();
+  }
+
+  private oldest(): { due: number; bytes: number } {
+    const [first] = this.queued.values();
+    return first;
   }
 }

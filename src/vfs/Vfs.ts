@@ -346,7 +346,7 @@ export class Vfs implements VfsApi {
       const leaseWrite = this.leased.get(fh);
       this.leased.delete(fh);
       try {
-        await this.data.flushOnClose(h.ino, false); // FLUSH reported to close(2); errors stay for fsync
+        await this.data.flushOnClose(h.ino, false); // nobody hears RELEASE's answer: errors stay for the next fsync/flush
       } finally {
         // After the flush: the data is committed before another client can take the write lease
         // (remote mounts: their data layer's close waits for the commit).
