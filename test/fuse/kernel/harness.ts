@@ -45,6 +45,20 @@ export interface KernelMountOptions {
   volume?: PartsOptions;
 }
 
+/**
+ * The VFS with some of its methods replaced (to count, slow down or watch calls); every other
+ * member is the VFS's own, bound to it. The replacements call on through `vfs` themselves.
+ */
+export function overrideVfs(vfs: VfsApi, overrides: Partial<VfsApi>): VfsApi {
+  return new Proxy(vfs, {
+    get(target, prop, receiver) {
+      if (Object.hasOwn(overrides, prop)) return (overrides as Record<PropertyKey, unknown>)[prop];
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 export async function mountKernel(o: KernelMountOptions = {}): Promise<KernelMount> {
   const volume = await makeVolume(o.volume);
   const base = await mkdtemp(path.join(os.tmpdir(), 'mosaicfs-kmnt-'));

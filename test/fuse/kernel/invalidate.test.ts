@@ -10,7 +10,7 @@ import { FUSE_ROOT_ID } from '../../../src/fuse/kernel/abi.js';
 import { encodeInvalEntry, encodeInvalInode } from '../../../src/fuse/kernel/notify.js';
 import type { KernelFuseAdapter } from '../../../src/fuse/KernelFuseAdapter.js';
 import { ROOT_CTX, type VfsApi } from '../../../src/vfs/types.js';
-import { mountKernel, type KernelMount } from './harness.js';
+import { mountKernel, overrideVfs, type KernelMount } from './harness.js';
 
 describe('kernel binding: cache invalidation', () => {
   let m: KernelMount;
@@ -104,16 +104,10 @@ describe('kernel binding: cache invalidation', () => {
 });
 
 function wrapCreate(vfs: VfsApi, onCreate: (parent: number, name: string) => void): VfsApi {
-  return new Proxy(vfs, {
-    get(target, prop, receiver) {
-      if (prop === 'create') {
-        return (ctx: never, parent: number, name: string, mode: number, flags: number) => {
-          onCreate(parent, name);
-          return target.create(ctx, parent, name, mode, flags);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  return overrideVfs(vfs, {
+    create: (ctx, parent, name, mode, flags) => {
+      onCreate(parent, name);
+      return vfs.create(ctx, parent, name, mode, flags);
     },
   });
 }

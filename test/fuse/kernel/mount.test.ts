@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { VfsApi } from '../../../src/vfs/types.js';
-import { mountKernel, type KernelMount } from './harness.js';
+import { mountKernel, overrideVfs, type KernelMount } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -141,16 +140,10 @@ describe('kernel binding: concurrency', () => {
   before(async () => {
     m = await mountKernel({
       options: 'attr_timeout=0,entry_timeout=0,no_auto_cache',
-      wrap: (vfs) => new Proxy(vfs, {
-        get(target, prop, receiver) {
-          if (prop === 'read') {
-            return async (...args: Parameters<VfsApi['read']>) => {
-              if (slow) await new Promise((r) => setTimeout(r, 2000));
-              return target.read(...args);
-            };
-          }
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
+      wrap: (vfs) => overrideVfs(vfs, {
+        read: async (...args) => {
+          if (slow) await new Promise((r) => setTimeout(r, 2000));
+          return vfs.read(...args);
         },
       }),
     });

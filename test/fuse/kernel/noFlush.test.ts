@@ -9,17 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { FsError } from '../../../src/errors.js';
 import type { VfsApi } from '../../../src/vfs/types.js';
 import { HeldPutStore } from '../../vfs/HeldPutStore.js';
-import { mountKernel, type KernelMount } from './harness.js';
+import { mountKernel, overrideVfs, type KernelMount } from './harness.js';
 
 /** The VFS with its flush calls counted. */
 function countFlushes(vfs: VfsApi, counter: { flushes: number }): VfsApi {
-  return new Proxy(vfs, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'flush') return (...args: Parameters<VfsApi['flush']>) => { counter.flushes++; return target.flush(...args); };
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return overrideVfs(vfs, { flush: (...args) => { counter.flushes++; return vfs.flush(...args); } });
 }
 
 const PY_FSYNC = `python3 -c "import os,sys; fd=os.open(sys.argv[1], os.O_WRONLY); os.fsync(fd); os.close(fd)"`;

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { FUSE_ROOT_ID } from '../../../src/fuse/kernel/abi.js';
 import { parseMountOptions } from '../../../src/fuse/mountOptions.js';
 import { ROOT_CTX, type VfsApi } from '../../../src/vfs/types.js';
-import { mountKernel, type KernelMount } from './harness.js';
+import { mountKernel, overrideVfs, type KernelMount } from './harness.js';
 
 /**
  * rr.py FILE SEED [BATCH]: 4 KiB preads of every page of FILE in a shuffled order (readahead off:
@@ -52,20 +52,14 @@ interface ReadCounter {
 
 /** Counts vfs.read calls (each READ the kernel sends is at least one); can hold one read's answer back. */
 function countReads(vfs: VfsApi, counter: ReadCounter): VfsApi {
-  return new Proxy(vfs, {
-    get(target, prop, receiver) {
-      if (prop === 'read') {
-        return async (...a: Parameters<VfsApi['read']>) => {
-          counter.reads++;
-          const hold = counter.holdNextMs;
-          counter.holdNextMs = undefined;
-          const data = await target.read(...a);
-          if (hold) await new Promise((r) => setTimeout(r, hold));
-          return data;
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+  return overrideVfs(vfs, {
+    read: async (...a) => {
+      counter.reads++;
+      const hold = counter.holdNextMs;
+      counter.holdNextMs = undefined;
+      const data = await vfs.read(...a);
+      if (hold) await new Promise((r) => setTimeout(r, hold));
+      return data;
     },
   });
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ROOT_INO, S_IFREG } from '../../../src/meta/MetaStore.js';
 import { now } from '../../../src/util/time.js';
 import { ROOT_CTX, type VfsApi } from '../../../src/vfs/types.js';
-import { mountKernel, type KernelMount } from './harness.js';
+import { mountKernel, overrideVfs, type KernelMount } from './harness.js';
 
 const COUNT = 3000;
 
@@ -16,17 +16,9 @@ const COUNT = 3000;
 const seen = { lookupParents: [] as number[], readdirFlags: [] as Array<boolean | undefined> };
 
 function counting(vfs: VfsApi): VfsApi {
-  return new Proxy(vfs, {
-    get(target, prop, recv) {
-      if (prop === 'lookup') {
-        return (...a: Parameters<VfsApi['lookup']>) => { seen.lookupParents.push(a[1]); return target.lookup(...a); };
-      }
-      if (prop === 'readdir') {
-        return (...a: Parameters<VfsApi['readdir']>) => { seen.readdirFlags.push(a[4]); return target.readdir(...a); };
-      }
-      const v = Reflect.get(target, prop, recv);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
+  return overrideVfs(vfs, {
+    lookup: (...a) => { seen.lookupParents.push(a[1]); return vfs.lookup(...a); },
+    readdir: (...a) => { seen.readdirFlags.push(a[4]); return vfs.readdir(...a); },
   });
 }
 
